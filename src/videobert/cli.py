@@ -1,0 +1,89 @@
+"""The ``videobert`` command line: one sub-command per pipeline stage, plus ``demo``.
+
+Each sub-command lives in ``videobert.commands.<module>`` and exposes
+``register(subparsers) -> None``, which adds its parser and sets ``func`` (a callable taking the
+parsed ``argparse.Namespace`` and returning an exit code). Modules are imported when the CLI
+starts; a stage whose module is absent is simply not offered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from videobert import __version__
+
+log = logging.getLogger("videobert")
+
+# Order is the order shown in --help: the pipeline, then the tasks, then the demo.
+COMMAND_MODULES: tuple[str, ...] = (
+    "synth",
+    "probe",
+    "extract",
+    "vocab",
+    "tokenize",
+    "pretrain",
+    "tasks",
+    "report",
+    "demo",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every available sub-command registered."""
+    parser = argparse.ArgumentParser(
+        prog="videobert",
+        description="VideoBERT: narrated videos -> clip features -> visual words -> BERT -> tasks.",
+    )
+    parser.add_argument("--version", action="version", version=f"videobert {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"videobert.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"videobert.commands.{name}":
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def setup_logging(verbose: int = 0, quiet: bool = False) -> None:
+    """Log to stderr: INFO by default, DEBUG with -vv, WARNING with -q."""
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose >= 2 else logging.INFO)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    if verbose < 2:
+        for noisy in ("PIL", "matplotlib", "urllib3", "filelock", "httpx", "huggingface_hub"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``videobert`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose, args.quiet)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return 130
+    except Exception as exc:  # one clear line for the user; the traceback with -vv
+        from videobert.errors import VideoBertError
+
+        if isinstance(exc, VideoBertError):
+            log.debug("error", exc_info=True)
+            log.error("%s", exc)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
