@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tokenize",
     "pretrain",
     "tasks",
+    "generate",
     "report",
     "demo",
 )
