@@ -1,1 +1,5 @@
-"""videobert.report."""
+"""HTML report and plots."""
+
+from videobert.report.html import build_report
+
+__all__ = ["build_report"]

@@ -1,0 +1,64 @@
+"""The HTML report: built from stage output files, opened in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from videobert.report import build_report
+from videobert.report.browser import find_chromium, render_report
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+def _png(path: Path, colour: tuple[int, int, int]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((24, 48, 3), colour, dtype=np.uint8)).save(path)
+
+
+def _fake_run(work: Path) -> None:
+    """Stage outputs in their documented formats (docs/ARCHITECTURE.md)."""
+    (work / "reports").mkdir(parents=True)
+    _png(work / "reports" / "zero_shot" / "ex0.png", (200, 30, 30))
+    (work / "reports" / "zero_shot.json").write_text(json.dumps({
+        "task": "zero_shot", "n": 40,
+        "metrics": {"verb_top1": 0.5, "verb_top5": 0.9, "noun_top1": 0.1},
+        "chance": {"verb_top1": 0.125, "verb_top5": 0.625, "noun_top1": 0.166},
+        "examples": [{"video_id": "v1", "truth": "slide circle", "pred": "slide square", "image": "zero_shot/ex0.png"}],
+    }))
+    (work / "reports" / "retrieve.json").write_text(json.dumps({
+        "task": "retrieve", "n": 50, "metrics": {"t2v_R@5": 0.4, "t2v_median_rank": 8.0},
+        "chance": {"t2v_R@5": 0.1, "t2v_median_rank": 25.5},
+    }))
+    (work / "logs").mkdir()
+    lines = [{"step": s, "loss": 5.0 / s, "video_mlm_loss": 4.0 / s} for s in range(1, 20)]
+    lines.append({"step": 19, "split": "val", "loss": 0.4, "video_mlm_acc": 0.3, "alignment_acc": 0.8})
+    (work / "logs" / "pretrain.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n{torn")
+    _png(work / "gallery" / "words" / "00007.png", (30, 200, 30))
+    (work / "demo_state.json").write_text(json.dumps({"stages": {"synth": {"seconds": 3.2, "status": "done"}}}))
+
+
+def test_report_contains_metrics_ratios_and_sections(tmp_path):
+    _fake_run(tmp_path)
+    html = build_report(tmp_path).read_text()
+    assert "4.00x" in html  # verb_top1 0.5 against chance 0.125
+    assert "3.19x" in html  # median rank: chance / value, lower is better
+    assert "training_curves.png" in html and (tmp_path / "reports" / "training_curves.png").exists()
+    assert (tmp_path / "reports" / "gallery" / "00007.png").exists()
+    assert "Timings per stage" in html and "synth" in html
+
+
+@pytest.mark.skipif(find_chromium() is None, reason="chromium not installed (.ci/run installs it)")
+def test_report_renders_in_chromium_with_all_images(tmp_path):
+    _fake_run(tmp_path)
+    path = build_report(tmp_path)
+    shot = ARTIFACTS / "report_unit.png"
+    page = render_report(path, screenshot=shot)
+    assert page["images_total"] == 3  # example strip, training curves, one visual word
+    assert page["images_ok"] == page["images_total"]
+    assert page["tables"].count("metrics") == 2
+    assert shot.exists() and shot.stat().st_size > 1000
