@@ -1,0 +1,139 @@
+"""Caption metrics through pycocoevalcap: the coco-caption scorers captioning papers report.
+
+We call pycocoevalcap (PTB tokenizer, BLEU-1..4, METEOR 1.5, ROUGE-L, CIDEr-D-free "CIDEr") and do
+not re-implement any metric, so our numbers are the numbers a paper's evaluation script would give
+on the same captions. SPICE is not computed (it downloads Stanford models at first use).
+
+The PTB tokenizer and METEOR run Java (``java`` on ``PATH``); without it :func:`score_captions`
+raises :class:`CaptionScorerError` saying so (``.ci/run`` installs a JRE where one is missing).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+from collections.abc import Hashable, Mapping, Sequence
+
+from videobert.errors import VideoBertError
+
+log = logging.getLogger(__name__)
+
+METRIC_NAMES: tuple[str, ...] = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr")
+
+
+class CaptionScorerError(VideoBertError):
+    """The coco-caption scorers cannot run (Java or pycocoevalcap missing) or got bad input."""
+
+
+def _clean(text: str) -> str:
+    """One line of text: METEOR's stdio protocol breaks on newlines and on its ``|||`` separator."""
+    return " ".join(str(text).replace("|||", " ").split())
+
+
+def java_available() -> bool:
+    """Whether a ``java`` executable is on ``PATH`` (pycocoevalcap's tokenizer and METEOR need it)."""
+    return shutil.which("java") is not None
+
+
+def score_captions(
+    refs: Mapping[Hashable, Sequence[str]],
+    hyps: Mapping[Hashable, str],
+    meteor: bool = True,
+) -> dict[str, float]:
+    """Corpus-level coco-caption scores of hypotheses against references.
+
+    Args:
+        refs: item id -> one or more reference captions (raw text; PTB-tokenised and lower-cased here).
+        hyps: item id -> one generated caption; must have exactly the ids of ``refs``.
+        meteor: compute METEOR (a Java process; ~2 s start-up). When False, "METEOR" is absent.
+
+    Returns:
+        ``{"BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr"}`` -> float, each on
+        pycocoevalcap's scale (BLEU/METEOR/ROUGE-L in [0, 1], CIDEr in [0, 10]; papers often print
+        x100 for the first ones).
+
+    Raises:
+        CaptionScorerError: Java or pycocoevalcap missing, ids differ, no items, or an item
+            without references.
+    """
+    if set(refs) != set(hyps):
+        missing = sorted(map(str, set(refs) ^ set(hyps)))[:5]
+        raise CaptionScorerError(f"references and hypotheses must have the same ids (differ at e.g. {missing})")
+    if not refs:
+        raise CaptionScorerError("no captions to score")
+    for key, rs in refs.items():
+        if isinstance(rs, str) or len(rs) == 0:
+            raise CaptionScorerError(f"item {key!r}: references must be a non-empty list of strings")
+    if not java_available():
+        raise CaptionScorerError(
+            "caption metrics need Java (pycocoevalcap's PTB tokenizer and METEOR run a JVM) but no "
+            "'java' is on PATH; install a JRE (e.g. `apt-get install default-jre-headless`; .ci/run does it)"
+        )
+    try:
+        from pycocoevalcap.bleu.bleu import Bleu
+        from pycocoevalcap.cider.cider import Cider
+        from pycocoevalcap.meteor.meteor import Meteor
+        from pycocoevalcap.rouge.rouge import Rouge
+        from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+    except ImportError as exc:  # pragma: no cover - dependency is declared
+        raise CaptionScorerError(f"pycocoevalcap is not installed ({exc}); pip install pycocoevalcap") from exc
+
+    # pycocoevalcap wants {id: [{"caption": str}, ...]}; ids are kept in one fixed order.
+    keys = list(refs)
+    index = {k: i for i, k in enumerate(keys)}
+    # One tokenizer call (one JVM start) for references and hypotheses: it tokenises line by line,
+    # so this equals tokenising them separately as COCOEvalCap does.
+    both = {("ref", index[k]): [{"caption": _clean(r)} for r in refs[k]] for k in keys}
+    both.update({("hyp", index[k]): [{"caption": _clean(hyps[k])}] for k in keys})
+    tokenized = PTBTokenizer().tokenize(both)
+    gts = {i: tokenized.get(("ref", i), []) for i in range(len(keys))}
+    res = {i: tokenized.get(("hyp", i), [""]) for i in range(len(keys))}
+    if any(len(gts[i]) != len(refs[k]) or len(res[i]) != 1 for i, k in enumerate(keys)):
+        raise CaptionScorerError("pycocoevalcap's PTB tokenizer returned a different number of captions")
+
+    out: dict[str, float] = {}
+    bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
+    for n, value in enumerate(bleu, 1):
+        out[f"BLEU-{n}"] = float(value)
+    if meteor:
+        scorer = Meteor()
+        try:
+            out["METEOR"] = float(scorer.compute_score(gts, res)[0])
+        finally:
+            _close_meteor(scorer)
+    out["ROUGE-L"] = float(Rouge().compute_score(gts, res)[0])
+    out["CIDEr"] = float(Cider().compute_score(gts, res)[0])
+    log.debug("caption scores on %d items: %s", len(keys), out)
+    return out
+
+
+def _close_meteor(scorer: object) -> None:
+    """Stop METEOR's JVM now (its ``__del__`` would do it at an unpredictable time)."""
+    proc = getattr(scorer, "meteor_p", None)
+    if proc is None:
+        return
+    with contextlib.suppress(Exception):
+        proc.stdin.close()
+    with contextlib.suppress(Exception):
+        proc.kill()
+        proc.wait(timeout=10)
+    # Keep Meteor.__del__ from touching the closed pipe again.
+    with contextlib.suppress(Exception):
+        scorer.meteor_p = _DeadProcess()  # type: ignore[attr-defined]
+
+
+class _DeadProcess:
+    """Stand-in for an already-stopped ``subprocess.Popen`` (what ``Meteor.__del__`` expects)."""
+
+    class _Pipe:
+        def close(self) -> None:
+            return None
+
+    stdin = _Pipe()
+
+    def kill(self) -> None:
+        return None
+
+    def wait(self, timeout: float | None = None) -> int:
+        return 0

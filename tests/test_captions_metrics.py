@@ -1,0 +1,75 @@
+"""Caption metrics: our wrapper must give exactly pycocoevalcap's numbers (one JVM run per test)."""
+
+from __future__ import annotations
+
+import pytest
+from pycocoevalcap.bleu.bleu import Bleu
+from pycocoevalcap.cider.cider import Cider
+from pycocoevalcap.rouge.rouge import Rouge
+
+from videobert.eval.captions import METRIC_NAMES, CaptionScorerError, java_available, score_captions
+
+# Already lower-case, unpunctuated and space-separated: PTB tokenisation leaves them unchanged,
+# so pycocoevalcap's pure-Python scorers can be called on them directly as the reference.
+REFS = {
+    "v1_0": ["cut the onion into small pieces", "chop the onion"],
+    "v1_1": ["add salt to the pot"],
+    "v2_0": ["mix the flour and the eggs in a bowl", "whisk flour with eggs"],
+    "v2_1": ["fry the bacon in a pan"],
+}
+HYPS = {
+    "v1_0": "chop the onion into pieces",
+    "v1_1": "add the salt",
+    "v2_0": "mix the eggs in a bowl",
+    "v2_1": "put the bacon in the oven",
+}
+
+
+def _reference_scores(refs: dict[str, list[str]], hyps: dict[str, str]) -> dict[str, float]:
+    gts = {k: list(v) for k, v in refs.items()}
+    res = {k: [hyps[k]] for k in refs}
+    bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
+    out = {f"BLEU-{n}": b for n, b in enumerate(bleu, 1)}
+    out["ROUGE-L"] = Rouge().compute_score(gts, res)[0]
+    out["CIDEr"] = Cider().compute_score(gts, res)[0]
+    return out
+
+
+@pytest.mark.skipif(not java_available(), reason="pycocoevalcap's tokenizer and METEOR need Java")
+def test_scores_equal_pycocoevalcap_on_fixed_inputs() -> None:
+    # Case and punctuation are normalised by the PTB tokenizer, so this must not change any score.
+    hyps = dict(HYPS, v1_1="Add the salt.", v2_1="Put the bacon, in the oven!")
+    ours = score_captions(REFS, hyps)
+    assert set(ours) == set(METRIC_NAMES)
+    ref = _reference_scores(REFS, HYPS)
+    for name, value in ref.items():
+        assert ours[name] == pytest.approx(value, abs=1e-12), name
+    # Golden numbers of this fixed input (pycocoevalcap 1.2, METEOR 1.5).
+    assert ours["BLEU-1"] == pytest.approx(0.80855, abs=1e-4)
+    assert ours["CIDEr"] == pytest.approx(ref["CIDEr"]) and ours["CIDEr"] > 1.0
+    assert 0.25 < ours["METEOR"] < 0.6
+    assert 0.0 < ours["BLEU-4"] < ours["BLEU-3"] < ours["BLEU-2"] < ours["BLEU-1"] < 1.0
+
+
+def test_identical_captions_score_one_without_meteor() -> None:
+    if not java_available():
+        pytest.skip("needs Java")
+    refs = {i: [s] for i, s in enumerate(["slice the red tomato", "boil the water in a pot", "stir the soup slowly"])}
+    hyps = {i: r[0] for i, r in refs.items()}
+    scores = score_captions(refs, hyps, meteor=False)
+    assert "METEOR" not in scores
+    for n in range(1, 5):
+        assert scores[f"BLEU-{n}"] == pytest.approx(1.0, abs=1e-6)
+    assert scores["ROUGE-L"] == pytest.approx(1.0)
+
+
+def test_bad_inputs_raise_clear_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(CaptionScorerError, match="same ids"):
+        score_captions({"a": ["x"]}, {"b": "x"})
+    with pytest.raises(CaptionScorerError, match="non-empty list"):
+        score_captions({"a": []}, {"a": "x"})
+    with pytest.raises(CaptionScorerError, match="no captions"):
+        score_captions({}, {})
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(CaptionScorerError, match="need Java"):
+        score_captions(REFS, HYPS)
