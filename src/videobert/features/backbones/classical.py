@@ -1,0 +1,254 @@
+"""An offline, weight-free clip descriptor of colour, shape and motion (HOG/HOF in spirit).
+
+No network weights can be fetched here, so the demo's visual words are built from this descriptor.
+It must tell objects (shape, colour) and actions (motion) apart. On ``frames_per_clip`` (10)
+evenly spaced frames of a clip, resized to 72 x 96 pixels, it computes six blocks, each
+L2-normalised (histograms after a square root, i.e. Hellinger), concatenated and scaled by
+1/sqrt(6) so the whole vector has unit norm:
+
+==========  ====  ===========================================================================
+block       dims  content
+==========  ====  ===========================================================================
+colour        64  joint RGB histogram (4 x 4 x 4 levels) of all pixels of all frames
+fg colour     64  the same over foreground pixels (colour far from the clip's border median)
+shape        128  HOG of the clip's median frame: 8 unsigned orientations x 4 x 4 cells
+layout        32  foreground occupancy (4 x 4 cells), mean frame-difference energy (4 x 4 cells)
+flow          40  HOF: Lucas-Kanade flow orientation (8 signed bins, magnitude-weighted), global
+                  and per 2 x 2 quadrant
+dynamics      24  per-step mean flow (u, v), divergence, curl, energy: mean / std / mean |.|
+                  (15), sign changes of u and v (2), energy profile over the 9 steps (coarse, 6),
+                  log total motion (1)
+==========  ====  ===========================================================================
+
+Flow is estimated by Lucas-Kanade least squares over 4 x 4 windows at half resolution
+(36 x 48) between consecutive selected frames (0.15 s apart at 20 fps x 30-frame clips).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from videobert.features.registry import Backbone, BackboneSpec, register_backbone, select_frames
+
+DIM = 64 + 64 + 128 + 32 + 40 + 24
+_BLOCKS = 6
+_FG_THRESH = 0.12  # colour distance (RGB in [0, 1]) from the border median that counts as foreground
+_EPS = 1e-6
+
+
+def _l2(x: torch.Tensor) -> torch.Tensor:
+    """Row-wise L2 normalisation of (N, D)."""
+    return x / x.norm(dim=1, keepdim=True).clamp_min(_EPS)
+
+
+def _hist_rgb(q: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Joint histogram of quantised colours.
+
+    Args:
+        q: long (N, P) colour index in [0, 64).
+        weight: float (N, P) pixel weights.
+    Returns:
+        float (N, 64) weighted counts.
+    """
+    out = torch.zeros(q.shape[0], 64, dtype=weight.dtype)
+    return out.scatter_add_(1, q, weight)
+
+
+def _gray(x: torch.Tensor) -> torch.Tensor:
+    """(..., 3, H, W) RGB -> (..., H, W) luma."""
+    return 0.299 * x[..., 0, :, :] + 0.587 * x[..., 1, :, :] + 0.114 * x[..., 2, :, :]
+
+
+def _cell_pool(x: torch.Tensor, cells: tuple[int, int]) -> torch.Tensor:
+    """(N, C, H, W) -> (N, C, ch, cw): mean over each of ch x cw spatial cells."""
+    return F.adaptive_avg_pool2d(x, cells)
+
+
+def _orient_hist(angle: torch.Tensor, mag: torch.Tensor, bins: int, period: float, cells: tuple[int, int]) -> torch.Tensor:
+    """Magnitude-weighted orientation histograms with linear interpolation between bins.
+
+    Args:
+        angle, mag: float (N, H, W) orientation (radians, in [0, period)) and weight.
+        bins: orientation bins; period: pi (unsigned) or 2 pi (signed).
+        cells: spatial cells (ch, cw).
+    Returns:
+        float (N, bins * ch * cw), cell-major (bins vary fastest).
+    """
+    pos = angle / period * bins - 0.5
+    lo = torch.floor(pos)
+    frac = pos - lo
+    lo = lo.long() % bins
+    hi = (lo + 1) % bins
+    n, h, w = angle.shape
+    onehot = torch.zeros(n, bins, h, w, dtype=mag.dtype)
+    onehot.scatter_add_(1, lo.unsqueeze(1), (mag * (1 - frac)).unsqueeze(1))
+    onehot.scatter_add_(1, hi.unsqueeze(1), (mag * frac).unsqueeze(1))
+    pooled = _cell_pool(onehot, cells)  # (N, bins, ch, cw)
+    return pooled.permute(0, 2, 3, 1).reshape(n, -1)  # (N, bins, ch, cw) -> (N, ch*cw*bins)
+
+
+def _lucas_kanade(i0: torch.Tensor, i1: torch.Tensor, win: int = 4) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Least-squares flow per ``win`` x ``win`` window.
+
+    Args:
+        i0, i1: float (M, H, W) consecutive grey frames in [0, 1].
+    Returns:
+        u, v: float (M, H//win, W//win) flow in pixels of the input resolution per step;
+        valid: float (M, H//win, W//win), 1 where the window is well conditioned.
+    """
+    m = i0.unsqueeze(1)  # (M, H, W) -> (M, 1, H, W)
+    n1 = i1.unsqueeze(1)  # (M, H, W) -> (M, 1, H, W)
+    avg = 0.5 * (m + n1)
+    ix = torch.zeros_like(avg)
+    iy = torch.zeros_like(avg)
+    ix[..., :, 1:-1] = 0.5 * (avg[..., :, 2:] - avg[..., :, :-2])
+    iy[..., 1:-1, :] = 0.5 * (avg[..., 2:, :] - avg[..., :-2, :])
+    it = n1 - m
+    prods = torch.cat([ix * ix, ix * iy, iy * iy, ix * it, iy * it], dim=1)  # (M, 5, H, W)
+    s = F.avg_pool2d(prods, win)  # (M, 5, H/win, W/win)
+    sxx, sxy, syy, sxt, syt = s.unbind(1)
+    det = sxx * syy - sxy * sxy
+    trace = sxx + syy
+    min_eig = 0.5 * (trace - torch.sqrt((sxx - syy) ** 2 + 4 * sxy * sxy))
+    valid = (min_eig > 1e-5).to(i0.dtype)
+    safe = torch.where(valid > 0, det, torch.ones_like(det))
+    u = (-syy * sxt + sxy * syt) / safe * valid
+    v = (sxy * sxt - sxx * syt) / safe * valid
+    return u.clamp(-4, 4), v.clamp(-4, 4), valid
+
+
+def classical_descriptor(frames: torch.Tensor) -> torch.Tensor:
+    """The colour / shape / motion descriptor of a batch of clips.
+
+    Args:
+        frames: float32 (N, k, 3, H, W) RGB in [0, 1] (k >= 2 selected frames; H, W divisible by 8).
+    Returns:
+        float32 (N, DIM) unit-norm descriptors (DIM = 352).
+    """
+    n, k, c, h, w = frames.shape
+    # --- colour -------------------------------------------------------------------------------
+    q = (frames.clamp(0, 1 - 1e-6) * 4).long()  # (N, k, 3, H, W) levels 0..3
+    qidx = (q[:, :, 0] * 16 + q[:, :, 1] * 4 + q[:, :, 2]).reshape(n, -1)  # (N, k, H, W) -> (N, k*H*W)
+    ones = torch.ones(qidx.shape, dtype=frames.dtype)
+    colour = _hist_rgb(qidx, ones).sqrt()
+    border = torch.cat(
+        [frames[..., 0, :], frames[..., -1, :], frames[..., :, 0], frames[..., :, -1]], dim=-1
+    )  # (N, k, 3, 2W+2H)
+    bg = border.permute(0, 2, 1, 3).reshape(n, c, -1).median(dim=2).values  # (N, k, 3, P) -> (N, 3, k*P) -> (N, 3)
+    dist = (frames - bg.view(n, 1, c, 1, 1)).abs().amax(dim=2)  # (N, k, H, W)
+    fg = (dist > _FG_THRESH).to(frames.dtype)
+    fg_colour = _hist_rgb(qidx, fg.reshape(n, -1)).sqrt()  # (N, k, H, W) -> (N, k*H*W)
+
+    # --- shape: HOG of the median frame ---------------------------------------------------------
+    med = _gray(frames.median(dim=1).values)  # (N, H, W)
+    gx = torch.zeros_like(med)
+    gy = torch.zeros_like(med)
+    gx[:, :, 1:-1] = med[:, :, 2:] - med[:, :, :-2]
+    gy[:, 1:-1, :] = med[:, 2:, :] - med[:, :-2, :]
+    mag = torch.sqrt(gx * gx + gy * gy)
+    ang = torch.remainder(torch.atan2(gy, gx), math.pi)
+    shape = _orient_hist(ang, mag, 8, math.pi, (4, 4)).sqrt()
+
+    # --- motion ---------------------------------------------------------------------------------
+    gray = _gray(frames)  # (N, k, H, W)
+    small = F.avg_pool2d(gray.reshape(n * k, 1, h, w), 2)  # (N, k, H, W) -> (N*k, 1, H/2, W/2)
+    small = F.avg_pool2d(F.pad(small, (1, 1, 1, 1), mode="replicate"), 3, stride=1)  # blur, same size
+    hs, ws = small.shape[-2:]
+    small = small.view(n, k, hs, ws)  # (N*k, 1, hs, ws) -> (N, k, hs, ws)
+    i0 = small[:, :-1].reshape(-1, hs, ws)  # (N, k-1, hs, ws) -> (N*(k-1), hs, ws)
+    i1 = small[:, 1:].reshape(-1, hs, ws)  # (N, k-1, hs, ws) -> (N*(k-1), hs, ws)
+    u, v, valid = _lucas_kanade(i0, i1)  # (N*(k-1), gh, gw)
+    gh, gw = u.shape[-2:]
+    fmag = torch.sqrt(u * u + v * v)
+    fang = torch.remainder(torch.atan2(v, u), 2 * math.pi)
+    hof_g = _orient_hist(fang, fmag, 8, 2 * math.pi, (1, 1))  # (N*(k-1), 8)
+    hof_q = _orient_hist(fang, fmag, 8, 2 * math.pi, (2, 2))  # (N*(k-1), 32)
+    hof = torch.cat([hof_g, hof_q], dim=1).view(n, k - 1, -1).mean(dim=1).sqrt()  # (N*(k-1), 40) -> (N, 40)
+
+    energy_map = (gray[:, 1:] - gray[:, :-1]).abs()  # (N, k-1, H, W)
+    energy = energy_map.mean(dim=(2, 3))  # (N, k-1)
+    layout = torch.cat(
+        [
+            _cell_pool(fg.mean(dim=1, keepdim=True), (4, 4)).reshape(n, 16),  # (N, 1, 4, 4) -> (N, 16)
+            _cell_pool(energy_map.mean(dim=1, keepdim=True), (4, 4)).reshape(n, 16).sqrt(),  # (N, 1, 4, 4) -> (N, 16)
+        ],
+        dim=1,
+    )
+
+    moving = (fmag > 0.05).to(u.dtype) * valid  # windows with motion
+    wsum = moving.sum(dim=(1, 2)).clamp_min(1.0)
+    mu = (u * moving).sum(dim=(1, 2)) / wsum
+    mv = (v * moving).sum(dim=(1, 2)) / wsum
+    dudx = torch.zeros_like(u)
+    dvdy = torch.zeros_like(v)
+    dvdx = torch.zeros_like(v)
+    dudy = torch.zeros_like(u)
+    dudx[:, :, 1:-1] = 0.5 * (u[:, :, 2:] - u[:, :, :-2])
+    dvdx[:, :, 1:-1] = 0.5 * (v[:, :, 2:] - v[:, :, :-2])
+    dudy[:, 1:-1, :] = 0.5 * (u[:, 2:, :] - u[:, :-2, :])
+    dvdy[:, 1:-1, :] = 0.5 * (v[:, 2:, :] - v[:, :-2, :])
+    div = ((dudx + dvdy) * moving).sum(dim=(1, 2)) / wsum
+    curl = ((dvdx - dudy) * moving).sum(dim=(1, 2)) / wsum
+    per_step = torch.stack([mu, mv, div * 4, curl * 4, energy.reshape(-1) * 20], dim=1)  # (N*(k-1), 5)
+    per_step = per_step.view(n, k - 1, 5)  # (N*(k-1), 5) -> (N, k-1, 5)
+    sgn = torch.sign(per_step[:, :, :2])
+    flips = (sgn[:, 1:] * sgn[:, :-1] < 0).to(frames.dtype).mean(dim=1) if k > 2 else torch.zeros(n, 2)
+    profile = F.adaptive_avg_pool1d(energy.unsqueeze(1), 6).squeeze(1)  # (N, 1, k-1) -> (N, 6)
+    profile = profile / profile.sum(dim=1, keepdim=True).clamp_min(_EPS)
+    total = torch.log1p(energy.mean(dim=1, keepdim=True) * 100)
+    dynamics = torch.cat(
+        [per_step.mean(dim=1), per_step.std(dim=1, unbiased=False), per_step.abs().mean(dim=1), flips, profile, total],
+        dim=1,
+    )
+
+    blocks = [colour, fg_colour, shape, layout, hof, dynamics]
+    out = torch.cat([_l2(b) for b in blocks], dim=1) / math.sqrt(_BLOCKS)
+    return out
+
+
+class ClassicalBackbone(Backbone):
+    """Weight-free colour / shape / motion descriptor; the work happens in :meth:`prepare`."""
+
+    def prepare(self, clips: np.ndarray) -> torch.Tensor:
+        """(N, T, H, W, 3) uint8 RGB -> float32 (N, DIM) descriptors (computed on the CPU)."""
+        n, t, h, w, c = clips.shape
+        idx = select_frames(t, self.spec.frames_per_clip)
+        x = torch.from_numpy(np.ascontiguousarray(clips[:, idx]))  # (N, k, H, W, 3)
+        k = x.shape[1]
+        x = x.permute(0, 1, 4, 2, 3).reshape(n * k, c, h, w)  # (N, k, H, W, 3) -> (N*k, 3, H, W)
+        ch, cw = self.crop_size
+        if (h, w) != (ch, cw):
+            x = F.interpolate(x.float(), size=(ch, cw), mode="bilinear", align_corners=False, antialias=True)
+            x = x.clamp(0, 255)
+        x = x.float().div(255.0).view(n, k, c, ch, cw)  # (N*k, 3, h, w) -> (N, k, 3, h, w)
+        return classical_descriptor(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Identity: the descriptor is final. (N, DIM) -> (N, DIM) float32."""
+        return x.float()
+
+
+def _factory(spec, device, crop, resize) -> Backbone:  # noqa: ANN001
+    return ClassicalBackbone(spec, None, "none (weight-free descriptor)", torch.device("cpu"), crop, resize)
+
+
+register_backbone(
+    BackboneSpec(
+        name="classical",
+        dim=DIM,
+        kind="classical",
+        frames_per_clip=10,
+        resize_size=(72, 96),
+        crop_size=(72, 96),
+        mean=(0.0, 0.0, 0.0),
+        std=(1.0, 1.0, 1.0),
+        decode_size=(72, 96),
+        min_crop=(16, 16),
+        description="offline colour + HOG + optical-flow (HOF) descriptor, no weights (the demo's feature)",
+        extra={"factory": _factory},
+    )
+)
