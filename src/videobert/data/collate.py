@@ -1,0 +1,284 @@
+"""Pretraining examples and batches: regimes, masking, subsampling, concatenation, negatives.
+
+An *example* is made from one anchor row of the corpus and its neighbours in the same row block
+(see :func:`make_example`):
+
+1. Regime: text-only (0), video-only (1) or text-video (2), drawn with ``CollateConfig.regime_ratios``.
+   A row without text (video-only rows) always gives regime 1; a row without clips gives regime 0.
+2. Concatenation: with ``concat_prob`` the anchor is joined with the following sentences of the same
+   video (preceding ones at a video's end) into 2..``max_concat`` rows; their clips are united by
+   clip index, so overlapping spans are not repeated. This survives loose ASR-to-clip alignment.
+3. Subsampling: clips are taken every ``r``-th clip from a random offset, ``r`` uniform in
+   ``subsample_range`` (inclusive; the paper's 1-5x), so one model sees several speeds.
+4. Alignment negatives: a text-video example is, with ``negative_prob``, given the clips of another
+   row of a different video (or, when the block holds one video, a non-overlapping time of the
+   same video): ``alignment_labels`` 0; aligned examples 1; other regimes -100.
+5. Future clips: a video-carrying positive example is, with ``future_prob``, marked to predict its
+   last 1..``future_max_clips`` clips: they are always replaced by ``[MASK]`` and labelled (the
+   "predict what comes next" objective), and excluded from random masking.
+6. Truncation to ``max_text_tokens`` / ``max_video_tokens`` (from the end), then both sides to fit
+   ``max_length`` with the special tokens (longer side cut first).
+
+:func:`collate` then lays out ``[CLS] text [>] video [SEP]`` (docs/ARCHITECTURE.md), applies BERT
+masking -- ``round-random(mask_prob * n)`` of the ``n`` maskable tokens of each sequence (text and
+visual words, never special tokens): ``mask_token_frac`` become ``[MASK]``, ``random_token_frac``
+a random token *of the same modality*, the rest stay -- and pads to the longest sequence.
+Batch keys are exactly those of docs/ARCHITECTURE.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from videobert.errors import VideoBertError
+from videobert.text.tokenizer import VideoBertTokenizer, build_sequence, truncate_pair
+
+TEXT_ONLY, VIDEO_ONLY, TEXT_VIDEO = 0, 1, 2
+IGNORE_INDEX = -100
+
+
+@dataclass
+class CollateConfig:
+    """How corpus rows become pretraining batches (probabilities in [0, 1], lengths in tokens)."""
+
+    max_length: int = 128
+    mask_prob: float = 0.15
+    mask_token_frac: float = 0.8
+    random_token_frac: float = 0.1
+    regime_ratios: tuple[float, float, float] = (0.2, 0.2, 0.6)  # text-only, video-only, text-video
+    subsample_range: tuple[int, int] = (1, 5)
+    concat_prob: float = 0.5
+    max_concat: int = 3
+    negative_prob: float = 0.5
+    future_prob: float = 0.25
+    future_max_clips: int = 2
+    max_text_tokens: int = 64
+    max_video_tokens: int = 64
+
+    def __post_init__(self) -> None:
+        ratios = np.asarray(self.regime_ratios, dtype=np.float64)
+        if ratios.shape != (3,) or (ratios < 0).any() or ratios.sum() <= 0:
+            raise VideoBertError(f"regime_ratios must be 3 non-negative numbers, got {self.regime_ratios}")
+        lo, hi = self.subsample_range
+        if not 1 <= lo <= hi:
+            raise VideoBertError(f"subsample_range must satisfy 1 <= lo <= hi, got {self.subsample_range}")
+        if self.max_length < 5:
+            raise VideoBertError(f"max_length must be >= 5, got {self.max_length}")
+        if self.mask_token_frac + self.random_token_frac > 1:
+            raise VideoBertError("mask_token_frac + random_token_frac must be <= 1")
+
+
+@dataclass
+class Example:
+    """One sequence before layout: WordPiece ids, vocab-local visual words, targets."""
+
+    text_ids: list[int] | None
+    visual: list[int] | None
+    regime: int
+    alignment: int = IGNORE_INDEX
+    future: int = 0  # number of final clips to predict
+    video_id: str = ""
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RowBlock:
+    """Columns of a block of consecutive corpus rows (e.g. one parquet row group), as Python lists."""
+
+    video_id: list[str]
+    text_ids: list[list[int]]
+    visual_ids: list[list[int]]
+    clip_start: list[int]
+
+    def __len__(self) -> int:
+        return len(self.video_id)
+
+    @classmethod
+    def from_table(cls, table: Any) -> RowBlock:
+        """From a pyarrow Table with the corpus columns."""
+        return cls(
+            video_id=table.column("video_id").to_pylist(),
+            text_ids=table.column("text_ids").to_pylist(),
+            visual_ids=table.column("visual_ids").to_pylist(),
+            clip_start=table.column("clip_start").to_pylist(),
+        )
+
+
+def _window(block: RowBlock, anchor: int, k: int) -> list[int]:
+    """Up to ``k`` consecutive row indices of the anchor's video containing the anchor."""
+    vid = block.video_id[anchor]
+    lo, hi = anchor, anchor + 1
+    while hi - lo < k and hi < len(block) and block.video_id[hi] == vid:
+        hi += 1
+    while hi - lo < k and lo > 0 and block.video_id[lo - 1] == vid:
+        lo -= 1
+    return list(range(lo, hi))
+
+
+def _clips(block: RowBlock, rows: Sequence[int]) -> tuple[list[int], int, int]:
+    """United clips of ``rows`` in clip order: (words, first clip index, last clip index exclusive)."""
+    by_clip: dict[int, int] = {}
+    for r in rows:
+        c0 = block.clip_start[r]
+        for i, w in enumerate(block.visual_ids[r]):
+            by_clip[c0 + i] = w
+    keys = sorted(by_clip)
+    if not keys:
+        return [], 0, 0
+    return [by_clip[c] for c in keys], keys[0], keys[-1] + 1
+
+
+def _subsample(words: list[int], cfg: CollateConfig, rng: np.random.Generator) -> list[int]:
+    lo, hi = cfg.subsample_range
+    rate = int(rng.integers(lo, hi + 1))
+    if rate == 1 or len(words) <= 1:
+        return list(words)
+    off = int(rng.integers(0, rate))
+    out = words[off::rate]
+    return out if out else words[:1]
+
+
+def make_example(block: RowBlock, anchor: int, cfg: CollateConfig, rng: np.random.Generator) -> Example:
+    """Build one example around row ``anchor`` of ``block`` (see the module docstring)."""
+    has_text = len(block.text_ids[anchor]) > 0
+    has_video = len(block.visual_ids[anchor]) > 0
+    regime = int(rng.choice(3, p=np.asarray(cfg.regime_ratios, dtype=np.float64) / sum(cfg.regime_ratios)))
+    if not has_text:
+        regime = VIDEO_ONLY
+    elif not has_video:
+        regime = TEXT_ONLY
+    rows = [anchor]
+    if cfg.max_concat > 1 and rng.random() < cfg.concat_prob:
+        rows = _window(block, anchor, int(rng.integers(2, cfg.max_concat + 1)))
+        if regime != VIDEO_ONLY:  # only rows with text join a text-carrying example
+            rows = [r for r in rows if block.text_ids[r]]
+    text: list[int] | None = None
+    visual: list[int] | None = None
+    alignment = IGNORE_INDEX
+    future = 0
+    if regime != VIDEO_ONLY:
+        text = [t for r in rows for t in block.text_ids[r]][: cfg.max_text_tokens]
+    if regime != TEXT_ONLY:
+        words, c0, c1 = _clips(block, rows)
+        if regime == TEXT_VIDEO:
+            alignment = 1
+            if rng.random() < cfg.negative_prob:
+                neg = _negative_row(block, anchor, c0, c1, rng)
+                if neg is not None:
+                    words, _, _ = _clips(block, [neg])
+                    alignment = 0
+        visual = _subsample(words, cfg, rng)[: cfg.max_video_tokens]
+    if text is not None or visual is not None:
+        budget = cfg.max_length - (2 if visual is None else 3)
+        t, v = truncate_pair(text or [], visual or [], budget)
+        text = t if text is not None else None
+        visual = v if visual is not None else None
+    if visual is not None and alignment != 0 and len(visual) >= 2 and rng.random() < cfg.future_prob:
+        future = int(rng.integers(1, min(cfg.future_max_clips, len(visual) - 1) + 1))
+    return Example(text, visual, regime, alignment, future, block.video_id[anchor])
+
+
+def _negative_row(block: RowBlock, anchor: int, c0: int, c1: int, rng: np.random.Generator) -> int | None:
+    """A row of another video, else a row of the same video whose clips miss ``[c0, c1)``; None if none."""
+    vid = block.video_id[anchor]
+    n = len(block)
+    for _ in range(16):  # rejection sampling: cheap when the block holds several videos
+        j = int(rng.integers(0, n))
+        if block.video_id[j] != vid and block.visual_ids[j]:
+            return j
+    others = [j for j in range(n) if block.video_id[j] != vid and block.visual_ids[j]]
+    if not others:
+        others = [
+            j
+            for j in range(n)
+            if block.visual_ids[j]
+            and (block.clip_start[j] >= c1 or block.clip_start[j] + len(block.visual_ids[j]) <= c0)
+        ]
+    return others[int(rng.integers(0, len(others)))] if others else None
+
+
+def _mask_sequence(
+    ids: list[int],
+    example: Example,
+    tok: VideoBertTokenizer,
+    cfg: CollateConfig,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """BERT masking of one laid-out sequence: (input ids (L,), labels (L,)) int64."""
+    arr = np.asarray(ids, dtype=np.int64)
+    labels = np.full(len(arr), IGNORE_INDEX, dtype=np.int64)
+    is_vis = tok.is_visual(arr)
+    is_txt = (arr < tok.text_vocab_size) & ~np.isin(arr, np.fromiter(tok.special_ids, dtype=np.int64))
+    vis_pos = np.flatnonzero(is_vis)
+    future_pos = vis_pos[len(vis_pos) - example.future :] if example.future else vis_pos[:0]
+    eligible = np.flatnonzero(is_vis | is_txt)
+    if len(future_pos):
+        eligible = np.setdiff1d(eligible, future_pos)
+    n = len(eligible)
+    n_mask = int(np.floor(cfg.mask_prob * n + rng.random())) if n else 0
+    chosen = rng.choice(eligible, size=min(n_mask, n), replace=False) if n_mask else eligible[:0]
+    labels[chosen] = arr[chosen]
+    u = rng.random(len(chosen))
+    to_mask = chosen[u < cfg.mask_token_frac]
+    to_rand = chosen[(u >= cfg.mask_token_frac) & (u < cfg.mask_token_frac + cfg.random_token_frac)]
+    out = arr.copy()
+    out[to_mask] = tok.mask_token_id
+    if len(to_rand):
+        rand_vis = is_vis[to_rand]
+        pool = tok.random_text_pool()
+        text_draw = pool[rng.integers(0, len(pool), size=len(to_rand))]
+        vis_draw = tok.visual_offset + rng.integers(0, tok.num_visual_words, size=len(to_rand))
+        out[to_rand] = np.where(rand_vis, vis_draw, text_draw)
+    if len(future_pos):
+        labels[future_pos] = arr[future_pos]
+        out[future_pos] = tok.mask_token_id
+    return out, labels
+
+
+def collate(
+    examples: Sequence[Example], tok: VideoBertTokenizer, cfg: CollateConfig, rng: np.random.Generator
+) -> dict[str, torch.Tensor]:
+    """Lay out, mask and pad examples into a batch dict of long tensors (B, L) / (B,)."""
+    if not examples:
+        raise VideoBertError("collate needs at least one example")
+    seqs: list[tuple[np.ndarray, list[int], np.ndarray]] = []
+    for ex in examples:
+        vis_ids = tok.visual_to_ids(ex.visual) if ex.visual is not None else None
+        lay = build_sequence(tok, ex.text_ids, vis_ids)
+        ids, labels = _mask_sequence(lay["input_ids"], ex, tok, cfg, rng)
+        seqs.append((ids, lay["token_type_ids"], labels))
+    b, length = len(seqs), max(len(s[0]) for s in seqs)
+    input_ids = torch.full((b, length), tok.pad_token_id, dtype=torch.long)
+    token_type_ids = torch.zeros((b, length), dtype=torch.long)
+    attention_mask = torch.zeros((b, length), dtype=torch.long)
+    labels_t = torch.full((b, length), IGNORE_INDEX, dtype=torch.long)
+    for i, (ids, types, labels) in enumerate(seqs):
+        n = len(ids)
+        input_ids[i, :n] = torch.from_numpy(ids)
+        token_type_ids[i, :n] = torch.tensor(types, dtype=torch.long)
+        attention_mask[i, :n] = 1
+        labels_t[i, :n] = torch.from_numpy(labels)
+    return {
+        "input_ids": input_ids,
+        "token_type_ids": token_type_ids,
+        "attention_mask": attention_mask,
+        "labels": labels_t,
+        "alignment_labels": torch.tensor([ex.alignment for ex in examples], dtype=torch.long),
+        "regime": torch.tensor([ex.regime for ex in examples], dtype=torch.long),
+    }
+
+
+class Collator:
+    """``Collator(tok, cfg)(examples, rng)``: :func:`collate` bound to a tokenizer and config."""
+
+    def __init__(self, tokenizer: VideoBertTokenizer, cfg: CollateConfig | None = None) -> None:
+        self.tokenizer = tokenizer
+        self.cfg = cfg or CollateConfig()
+
+    def __call__(self, examples: Sequence[Example], rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        return collate(examples, self.tokenizer, self.cfg, rng)

