@@ -1,0 +1,80 @@
+"""``videobert probe PATH...``: what the decoder sees in each video, and how many clips it gives.
+
+Each PATH is a video file or a folder (searched recursively). Good videos are listed with id,
+duration, fps, display size, rotation and clip count at ``--fps`` / ``--clip-frames``; bad ones with
+the reason (all through logging, on stderr). Exit status: 0 when every named file is good (bad files found inside folders are
+reported, not fatal), 1 when a file named directly is bad or a path does not exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from videobert.errors import InputFileError, VideoDecodeError
+from videobert.video.clips import ClipSpec, clip_times
+from videobert.video.decode import VideoInfo, list_videos, n_grid_frames, probe, video_id_for
+
+log = logging.getLogger(__name__)
+
+
+def _line(video_id: str, info: VideoInfo, spec: ClipSpec) -> str:
+    """One report line for a good video."""
+    n_clips = len(clip_times(n_grid_frames(info.duration, spec.fps), spec))
+    return (
+        f"{video_id}\t{info.duration:.2f} s\t{info.fps:.3f} fps\t{info.width}x{info.height}\t"
+        f"rot {info.rotation}\t{info.codec}\t{n_clips} clips"
+    )
+
+
+def run_probe(args: argparse.Namespace) -> int:
+    """Probe every named file and every video inside every named folder."""
+    spec = ClipSpec(fps=args.fps, frames=args.clip_frames, stride=args.stride, partial=args.partial)
+    status = 0
+    n_ok = n_bad = 0
+    for raw in args.paths:
+        path = Path(raw)
+        if path.is_dir():
+            try:
+                files = list_videos(path)
+            except InputFileError as exc:
+                log.error("%s", exc)
+                status = 1
+                continue
+            if not files:
+                log.warning("%s: no video files", path)
+            pairs = [(f, video_id_for(f, path)) for f in files]
+            named = False
+        else:
+            pairs = [(path, path.stem)]
+            named = True
+        for f, vid in pairs:
+            try:
+                info = probe(f)
+            except VideoDecodeError as exc:
+                n_bad += 1
+                log.warning("%s\tSKIPPED\t%s\t(%s)", vid, exc.reason, f)
+                if named:
+                    status = 1
+                continue
+            n_ok += 1
+            log.info("%s", _line(vid, info, spec))
+    log.info("%d video(s) ok, %d skipped", n_ok, n_bad)
+    return status
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``probe`` sub-command."""
+    p = subparsers.add_parser(
+        "probe",
+        help="list videos with duration, fps, size, rotation and clip count; report bad files",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="video files and/or folders")
+    p.add_argument("--fps", type=float, default=20.0, help="frame rate clips are cut at (default 20)")
+    p.add_argument("--clip-frames", type=int, default=30, help="frames per clip (default 30)")
+    p.add_argument("--stride", type=int, default=None, help="frames between clip starts (default: clip frames)")
+    p.add_argument("--partial", choices=("pad", "drop"), default="pad", help="last partial clip policy")
+    p.set_defaults(func=run_probe)

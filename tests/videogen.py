@@ -1,0 +1,121 @@
+"""Test helper: write real video files with PyAV (import from any test: ``from videogen import ...``).
+
+Stable API::
+
+    write_video(path, frames, fps, codec="libx264", pix_fmt=None, rotation=0, pts=None, time_base=None)
+    pattern_frames(n, height, width, seed=0) -> (n, H, W, 3) uint8   # distinct, easily told apart
+    frame_index_of(frame, n) -> int                                   # which pattern frame it is
+
+The container comes from the file suffix (.mp4 .mkv .webm .avi .mov ...).
+"""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+
+import av
+import numpy as np
+
+#: Default pixel format per codec (lossless where the codec allows it: ffv1/libx264rgb keep RGB exactly).
+DEFAULT_PIX_FMT = {
+    "libx264": "yuv420p",
+    "libx264rgb": "rgb24",
+    "ffv1": "bgr0",
+    "libvpx-vp9": "yuv420p",
+    "mjpeg": "yuvj420p",
+    "mpeg4": "yuv420p",
+    "gif": "rgb8",
+}
+
+
+def write_video(
+    path: str | os.PathLike[str],
+    frames: np.ndarray,
+    fps: float,
+    codec: str = "libx264",
+    pix_fmt: str | None = None,
+    rotation: int = 0,
+    pts: list[int] | np.ndarray | None = None,
+    time_base: Fraction | None = None,
+    rotate_tag: bool = False,
+) -> None:
+    """Encode RGB uint8 ``frames`` ``(T, H, W, 3)`` to ``path`` at ``fps`` frames/s.
+
+    Args:
+        codec: ``libx264`` (lossy unless ``libx264rgb``, which is written with qp=0: lossless),
+            ``ffv1`` (lossless), ``libvpx-vp9``, ``mjpeg``...
+        pix_fmt: encoder pixel format (default from :data:`DEFAULT_PIX_FMT`).
+        rotation: degrees clockwise a player must turn the stored frames to display them
+            (0/90/180/270), written as a display matrix (or a ``rotate`` tag with ``rotate_tag``).
+        pts: optional per-frame presentation timestamps in ``time_base`` units (variable frame rate).
+        time_base: stream time base for ``pts`` (default ``1/1000`` when ``pts`` is given).
+    """
+    frames = np.asarray(frames, dtype=np.uint8)
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"frames must be (T, H, W, 3) uint8, got {frames.shape}")
+    _, height, width, _ = frames.shape
+    rate = Fraction(fps).limit_denominator(1001)
+    container = av.open(os.fspath(path), mode="w")
+    try:
+        stream = container.add_stream(codec, rate=rate)
+        stream.width = width
+        stream.height = height
+        stream.pix_fmt = pix_fmt or DEFAULT_PIX_FMT.get(codec, "yuv420p")
+        options = {}
+        if codec in ("libx264", "libx264rgb"):
+            options = {"preset": "ultrafast"}
+            if codec == "libx264rgb":
+                options["qp"] = "0"
+        elif codec == "libvpx-vp9":
+            options = {"deadline": "realtime", "cpu-used": "8"}
+        stream.options = options
+        if pts is not None:
+            stream.time_base = time_base or Fraction(1, 1000)
+            stream.codec_context.time_base = stream.time_base
+        if rotation % 360:
+            if rotate_tag:
+                stream.metadata["rotate"] = str(rotation % 360)
+            else:
+                # PyAV's helper takes counter-clockwise degrees; clockwise display = -ccw
+                stream.set_display_rotation(-(rotation % 360))
+        for i, img in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
+            if pts is not None:
+                frame.pts = int(pts[i])
+                frame.time_base = stream.time_base
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    finally:
+        container.close()
+
+
+def pattern_frames(n: int, height: int, width: int, seed: int = 0) -> np.ndarray:
+    """``n`` distinct RGB frames ``(n, H, W, 3)`` uint8: frame ``i`` is flat grey level ``i``'s code
+    plus a smooth per-frame gradient, so lossy codecs keep them apart and :func:`frame_index_of`
+    can identify them."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width]
+    base = (xx * 3 + yy * 2).astype(np.int32)  # (H, W)
+    out = np.empty((n, height, width, 3), dtype=np.uint8)
+    levels = _levels(n)
+    for i in range(n):
+        out[i, ..., 0] = levels[i]
+        out[i, ..., 1] = (base + rng.integers(0, 8)) % 256 // 2
+        out[i, ..., 2] = 255 - levels[i]
+    return out
+
+
+def _levels(n: int) -> np.ndarray:
+    """Evenly spread red levels in [0, 255] for ``n`` frames."""
+    if n <= 1:
+        return np.array([128] * max(n, 1))
+    return np.round(np.linspace(0, 255, n)).astype(np.int32)
+
+
+def frame_index_of(frame: np.ndarray, n: int) -> int:
+    """Which of :func:`pattern_frames`' ``n`` frames ``frame`` ``(H, W, 3)`` is (nearest red level)."""
+    red = float(frame[..., 0].mean())
+    return int(np.argmin(np.abs(_levels(n) - red)))
