@@ -1,1 +1,19 @@
-"""videobert.vocab."""
+"""videobert.vocab: visual words by hierarchical k-means (faiss), their assignment and gallery."""
+
+from videobert.vocab.assign import VocabConfig, assign_all, fit_vocab, load_vocab
+from videobert.vocab.gallery import GalleryConfig, build_gallery, load_word_thumbnails
+from videobert.vocab.hkmeans import HierarchicalKMeans, kmeans_plus_plus
+from videobert.vocab.stats import vocab_stats
+
+__all__ = [
+    "GalleryConfig",
+    "HierarchicalKMeans",
+    "VocabConfig",
+    "assign_all",
+    "build_gallery",
+    "fit_vocab",
+    "kmeans_plus_plus",
+    "load_vocab",
+    "load_word_thumbnails",
+    "vocab_stats",
+]

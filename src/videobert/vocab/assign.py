@@ -1,0 +1,310 @@
+"""The vocabulary stage over a work directory: fit the tree on sampled clip features, then give
+every video its visual words.
+
+Inputs (extraction stage): ``WORK/features/<backbone>/<video_id>.npy`` float16 (n_clips, D),
+``<video_id>.times.npy`` float64 (n_clips, 2) clip [start, end) in seconds, ``info.json``, and the
+``extract/<backbone>`` records of ``WORK/manifest.jsonl``.
+
+Outputs: ``WORK/vocab/{config.json, centroids.safetensors}`` (see :mod:`.hkmeans`),
+``WORK/tokens/<video_id>.npy`` int32 (n_clips,) and ``<video_id>.times.npy`` (copy of the clip
+times), ``WORK/vocab/stats.json`` (see :func:`.stats.vocab_stats`) and ``tokens`` manifest records.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from videobert.errors import InputFileError, StageMissingError, VideoBertError
+from videobert.utils.io import atomic_save_npy, atomic_write_json, read_json
+from videobert.utils.manifest import Manifest
+from videobert.vocab.hkmeans import CENTROIDS_NAME, CONFIG_NAME, HierarchicalKMeans
+from videobert.vocab.stats import format_stats, vocab_stats
+
+log = logging.getLogger(__name__)
+
+TOKENS_STAGE = "tokens"
+
+
+@dataclass
+class VocabConfig:
+    """Settings of ``videobert fit-vocab`` (YAML file + dotted overrides via ``load_config``)."""
+
+    backbone: str | None = None
+    levels: int = 4
+    branching: int = 12
+    max_samples: int = 500_000
+    seed: int = 0
+    niter: int = 20
+    normalize: bool = True
+    max_points_per_centroid: int | None = None
+    method: str = "tree"
+    assign: bool = True
+
+
+@dataclass
+class VideoFeatures:
+    """Where one video's features live."""
+
+    video_id: str
+    features: Path  # (n_clips, D) float16
+    times: Path  # (n_clips, 2) float64
+    source: str | None  # source video path from the manifest
+
+
+def vocab_dir(work: str | os.PathLike[str]) -> Path:
+    return Path(work) / "vocab"
+
+
+def tokens_dir(work: str | os.PathLike[str]) -> Path:
+    return Path(work) / "tokens"
+
+
+def resolve_backbone(work: str | os.PathLike[str], backbone: str | None = None) -> str:
+    """The backbone whose features to use: ``backbone`` if given, else the only one in WORK/features."""
+    feat_root = Path(work) / "features"
+    if backbone is not None:
+        if not (feat_root / backbone).is_dir():
+            raise StageMissingError(f"{feat_root / backbone}: no features for backbone {backbone!r}; run `videobert extract`")
+        return backbone
+    found = sorted(p.name for p in feat_root.iterdir() if p.is_dir()) if feat_root.is_dir() else []
+    if not found:
+        raise StageMissingError(f"{feat_root}: no extracted features; run `videobert extract` first")
+    if len(found) > 1:
+        raise VideoBertError(f"{feat_root}: features of several backbones {found}; choose one with --backbone")
+    return found[0]
+
+
+def list_videos(work: str | os.PathLike[str], backbone: str) -> list[VideoFeatures]:
+    """Videos with finished features, sorted by id.
+
+    Uses the ``extract/<backbone>`` manifest records with status ``ok`` whose feature file exists;
+    a skipped video is left out. Without any such record (features copied in by hand) every
+    ``<id>.npy`` in the features folder is used, with no source path.
+    """
+    feat = Path(work) / "features" / backbone
+    records = Manifest(work).latest(f"extract/{backbone}")
+    out = []
+    if records:
+        for vid, rec in sorted(records.items()):
+            if rec.get("status") != "ok":
+                continue
+            path = feat / f"{vid}.npy"
+            if not path.exists():
+                log.warning("%s: listed as extracted in the manifest but missing; skipped", path)
+                continue
+            out.append(VideoFeatures(vid, path, feat / f"{vid}.times.npy", rec.get("path")))
+    else:
+        for path in sorted(feat.glob("*.npy")):
+            if path.name.endswith(".times.npy"):
+                continue
+            vid = path.name[: -len(".npy")]
+            out.append(VideoFeatures(vid, path, feat / f"{vid}.times.npy", None))
+    return out
+
+
+def load_features(v: VideoFeatures) -> np.ndarray:
+    """(n_clips, D) array as stored (float16), checked."""
+    try:
+        x = np.load(v.features, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise InputFileError(v.features, f"cannot read features: {exc}") from exc
+    if x.ndim != 2:
+        raise InputFileError(v.features, f"features must be 2-D (n_clips, D), got shape {x.shape}")
+    return x
+
+
+def _load_times(v: VideoFeatures, n: int) -> np.ndarray:
+    """(n_clips, 2) float64 clip times, checked against the feature count."""
+    if not v.times.exists():
+        raise InputFileError(v.times, "clip times missing")
+    t = np.load(v.times, allow_pickle=False)
+    if t.shape != (n, 2):
+        raise InputFileError(v.times, f"clip times have shape {t.shape}, expected ({n}, 2)")
+    return t.astype(np.float64)
+
+
+def sample_features(videos: list[VideoFeatures], max_samples: int, seed: int = 0) -> np.ndarray:
+    """A uniform sample (without replacement) of at most ``max_samples`` clip rows over all videos.
+
+    Returns:
+        (n, D) float32, n = min(max_samples, total clips), rows in (video, clip) order.
+    """
+    sizes = []
+    dim = None
+    for v in videos:
+        x = load_features(v)
+        if dim is None:
+            dim = x.shape[1]
+        elif x.shape[1] != dim:
+            raise InputFileError(v.features, f"feature dim {x.shape[1]} differs from the others' {dim}")
+        sizes.append(x.shape[0])
+    total = int(sum(sizes))
+    if total == 0 or dim is None:
+        raise StageMissingError("no clip features to fit a vocabulary on")
+    n = min(int(max_samples), total)
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(total, size=n, replace=False)) if n < total else np.arange(total)
+    out = np.empty((n, dim), dtype=np.float32)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    pos = 0
+    for v, lo, hi in zip(videos, offsets[:-1], offsets[1:], strict=True):
+        a, b = np.searchsorted(pick, [lo, hi])
+        if b > a:
+            x = load_features(v)
+            out[pos : pos + b - a] = x[pick[a:b] - lo]
+            pos += b - a
+    return out
+
+
+def fit_vocab(
+    work: str | os.PathLike[str],
+    backbone: str | None = None,
+    levels: int = 4,
+    branching: int = 12,
+    max_samples: int = 500_000,
+    seed: int = 0,
+    niter: int = 20,
+    normalize: bool = True,
+    max_points_per_centroid: int | None = None,
+    assign: bool = True,
+    method: str = "tree",
+) -> dict[str, Any]:
+    """Fit the visual-word tree on a sample of WORK's clip features, save it, assign every video.
+
+    Args:
+        work: the work directory.
+        backbone: feature folder to use (``None``: the only one present).
+        levels, branching: tree shape; ``n_words = branching**levels``.
+        max_samples: at most this many clip features (uniform sample, seeded) are clustered.
+        seed: seeds the sample and the k-means of every node.
+        niter: Lloyd iterations per node.
+        normalize: L2-normalise features before clustering and assignment (default on).
+        max_points_per_centroid: faiss subsampling cap (``None``: every point of a node).
+        assign: then run :func:`assign_all` (the CLI does).
+        method: assignment method, ``"tree"`` or ``"flat"`` (stored in config.json).
+
+    Returns:
+        The statistics of all videos' tokens (:func:`assign_all`) if ``assign``, else those of the
+        fit sample. Both are also in WORK/vocab (stats.json, config.json's ``fit_stats``).
+    """
+    if method not in ("tree", "flat"):
+        raise VideoBertError(f"unknown assignment method {method!r} (use 'tree' or 'flat')")
+    backbone = resolve_backbone(work, backbone)
+    videos = list_videos(work, backbone)
+    if not videos:
+        raise StageMissingError(f"{Path(work) / 'features' / backbone}: no extracted videos")
+    x = sample_features(videos, max_samples, seed)
+    log.info("fitting %d-level x %d vocabulary on %d clip features (D=%d) of %d videos", levels, branching, *x.shape, len(videos))
+    model = HierarchicalKMeans(
+        levels=levels,
+        branching=branching,
+        seed=seed,
+        niter=niter,
+        max_points_per_centroid=max_points_per_centroid,
+        normalize=normalize,
+        verbose=log.isEnabledFor(logging.INFO),
+    ).fit(x)
+    counts = np.bincount(model.labels_, minlength=model.n_words)
+    fit_stats = vocab_stats(counts, float(model.inertia_ or 0.0) * x.shape[0])
+    fit_stats.pop("counts")
+    log.info("fit sample: %s", format_stats(fit_stats))
+    extra = {"backbone": backbone, "max_samples": int(max_samples), "method": method, "fit_stats": fit_stats}
+    # remove the old tree first, so a crash mid-save never pairs new centroids with old config
+    for name in (CONFIG_NAME, CENTROIDS_NAME):
+        (vocab_dir(work) / name).unlink(missing_ok=True)
+    model.save(vocab_dir(work), extra=extra)
+    if not assign:
+        return fit_stats
+    return assign_all(work)
+
+
+def load_vocab(work: str | os.PathLike[str]) -> tuple[HierarchicalKMeans, dict[str, Any]]:
+    """The fitted tree of WORK and its config.json dict."""
+    vdir = vocab_dir(work)
+    if not (vdir / CONFIG_NAME).exists():
+        raise StageMissingError(f"{vdir / CONFIG_NAME}: no vocabulary; run `videobert fit-vocab` first")
+    return HierarchicalKMeans.load(vdir), read_json(vdir / CONFIG_NAME)
+
+
+def _is_fresh(out: Path, *inputs: Path) -> bool:
+    """``out`` exists and is at least as new as every input."""
+    if not out.exists():
+        return False
+    t = out.stat().st_mtime_ns
+    return all(t >= p.stat().st_mtime_ns for p in inputs if p.exists())
+
+
+def assign_all(work: str | os.PathLike[str], force: bool = False) -> dict[str, Any]:
+    """Visual words for every extracted video of WORK; resumable.
+
+    A video whose ``tokens/<id>.npy`` exists and is newer than both its features and the
+    vocabulary is skipped (its tokens still count in the statistics). A video whose files cannot
+    be read is recorded as skipped in the manifest (stage ``tokens``) and the job goes on.
+
+    Returns:
+        :func:`.stats.vocab_stats` over all videos' tokens, with ``n_videos``; also written to
+        ``WORK/vocab/stats.json``.
+    """
+    model, cfg = load_vocab(work)
+    backbone = cfg.get("backbone") or resolve_backbone(work)
+    method = cfg.get("method", "tree")
+    videos = list_videos(work, backbone)
+    manifest = Manifest(work)
+    tdir = tokens_dir(work)
+    centroids_file = vocab_dir(work) / CENTROIDS_NAME
+    counts = np.zeros(model.n_words, dtype=np.int64)
+    sq_sum = 0.0
+    n_done = n_skipped = n_videos = 0
+    leaf, _ = model.leaf_centroids()
+    for v in tqdm(videos, desc="assign visual words", disable=not log.isEnabledFor(logging.INFO)):
+        out = tdir / f"{v.video_id}.npy"
+        try:
+            x = load_features(v)
+            if not force and _is_fresh(out, v.features, centroids_file):
+                ids = np.load(out, allow_pickle=False)
+                if ids.shape != (x.shape[0],):
+                    raise InputFileError(out, f"has shape {ids.shape}, expected ({x.shape[0]},)")
+                xp = model.preprocess(x)  # (n_clips, D)
+                dist = ((xp - leaf[ids]) ** 2).sum(1)  # (n_clips,)
+                n_skipped += 1
+            else:
+                times = _load_times(v, x.shape[0])
+                ids, dist = model.assign(x, method=method, return_distances=True)
+                atomic_save_npy(tdir / f"{v.video_id}.times.npy", times)
+                atomic_save_npy(out, ids.astype(np.int32))  # last: its existence means finished
+                manifest.append(
+                    {
+                        "stage": TOKENS_STAGE,
+                        "video_id": v.video_id,
+                        "path": v.source,
+                        "status": "ok",
+                        "error": None,
+                        "n_clips": int(x.shape[0]),
+                        "backbone": backbone,
+                    }
+                )
+                n_done += 1
+        except InputFileError as exc:
+            log.warning("%s", exc)
+            manifest.append(
+                {"stage": TOKENS_STAGE, "video_id": v.video_id, "path": v.source, "status": "skipped", "error": str(exc)}
+            )
+            continue
+        counts += np.bincount(ids, minlength=model.n_words)
+        sq_sum += float(np.asarray(dist, dtype=np.float64).sum())
+        n_videos += 1
+    stats = vocab_stats(counts, sq_sum)
+    stats["n_videos"] = n_videos
+    stats["backbone"] = backbone
+    atomic_write_json(vocab_dir(work) / "stats.json", stats)
+    log.info("assigned %d videos (%d already done): %s", n_videos, n_skipped, format_stats(stats))
+    if n_done == 0 and n_videos == 0:
+        log.warning("no video was assigned visual words")
+    return stats
