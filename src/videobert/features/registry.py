@@ -236,8 +236,10 @@ class Backbone:
         device: torch.device,
         crop_size: tuple[int, int],
         resize_size: tuple[int, ...],
+        frames_per_clip: int | None = None,
     ) -> None:
         self.spec = spec
+        self.frames_per_clip = frames_per_clip or spec.frames_per_clip
         self.module = module
         self.weights_source = weights_source
         self.device = device
@@ -261,7 +263,10 @@ class Backbone:
         """JSON-able description of the built backbone (spec plus actual sizes and weights)."""
         out = self.spec.info()
         out.update(
-            crop_size=list(self.crop_size), resize_size=list(self.resize_size), weights=self.weights_source
+            crop_size=list(self.crop_size),
+            resize_size=list(self.resize_size),
+            frames_per_clip=self.frames_per_clip,
+            weights=self.weights_source,
         )
         return out
 
@@ -293,6 +298,7 @@ def build_backbone(
     device: str | torch.device | None = None,
     crop_size: int | tuple[int, int] | None = None,
     resize_size: int | tuple[int, ...] | None = None,
+    frames_per_clip: int | None = None,
 ) -> Backbone:
     """Build the backbone registered as ``name`` with real weights (see module docstring).
 
@@ -304,6 +310,7 @@ def build_backbone(
         device: ``"cpu"``, ``"cuda"``...; None picks CUDA when available.
         crop_size: override the network input size (pixels; int -> square); resize follows it.
         resize_size: override the resize size (pixels; one int: short side, two: (h, w)).
+        frames_per_clip: override how many frames the backbone takes from each clip.
     """
     spec = get_spec(name)
     dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -324,7 +331,25 @@ def build_backbone(
         if weights is not None and str(weights) != "DEFAULT":
             raise WeightsError(f"{name}: a weight-free descriptor takes no --weights")
         factory = spec.extra["factory"]
-        return factory(spec, dev, crop, resize)
+        bb = factory(spec, dev, crop, resize)
+    else:
+        bb = _build_network(spec, weights, random_weights, dev, crop, resize)
+    if frames_per_clip is not None:
+        if spec.fixed_input and frames_per_clip != spec.frames_per_clip:
+            raise VideoBertError(f"{name}: the architecture only accepts {spec.frames_per_clip} frames per clip")
+        bb.frames_per_clip = int(frames_per_clip)
+    return bb
+
+
+def _build_network(
+    spec: BackboneSpec,
+    weights: str | os.PathLike[str] | None,
+    random_weights: bool,
+    dev: torch.device,
+    crop: tuple[int, int],
+    resize: tuple[int, ...],
+) -> Backbone:
+    name = spec.name
     if random_weights and weights is not None:
         raise WeightsError(f"{name}: pass either --weights or --random-weights, not both")
     assert spec.builder is not None

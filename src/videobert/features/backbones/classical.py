@@ -216,7 +216,7 @@ class ClassicalBackbone(Backbone):
     def prepare(self, clips: np.ndarray) -> torch.Tensor:
         """(N, T, H, W, 3) uint8 RGB -> float32 (N, DIM) descriptors (computed on the CPU)."""
         n, t, h, w, c = clips.shape
-        idx = select_frames(t, self.spec.frames_per_clip)
+        idx = select_frames(t, self.frames_per_clip)
         x = torch.from_numpy(np.ascontiguousarray(clips[:, idx]))  # (N, k, H, W, 3)
         k = x.shape[1]
         x = x.permute(0, 1, 4, 2, 3).reshape(n * k, c, h, w)  # (N, k, H, W, 3) -> (N*k, 3, H, W)
