@@ -150,15 +150,22 @@ def build_gallery(
     model, cfg, videos, order, words, mids = _nearest_clips(work)
     sizes = np.array([len(m) for m in mids])
     offsets = np.concatenate([[0], np.cumsum(sizes)])
-    sorted_words = words[order]
-    used, starts, counts = np.unique(sorted_words, return_index=True, return_counts=True)
+    used, counts = np.unique(words, return_counts=True)  # frequencies over every assigned clip
     total = int(counts.sum())
     rank = np.lexsort((used, -counts))  # by frequency, then id
     top = set(used[rank[:top_n]].tolist())
 
+    # candidates come only from videos whose source file is there
+    available = np.zeros(len(videos), dtype=bool)
+    for vi, v in enumerate(videos):
+        available[vi] = bool(v.source) and Path(str(v.source)).exists()
+        if not available[vi]:
+            log.warning("video %s: source file %r missing; its clips are left out of the gallery", v.video_id, v.source)
+    order = order[np.repeat(available, sizes)[order]]
     # which clips to read: per_word for the top words, the 2 nearest (one spare) for the others' thumbnail
-    wanted: dict[int, list[int]] = {}
-    for w, s, c in zip(used.tolist(), starts.tolist(), counts.tolist(), strict=True):
+    wanted: dict[int, list[int]] = {w: [] for w in used.tolist()}
+    cand_words, starts, n_cand = np.unique(words[order], return_index=True, return_counts=True)
+    for w, s, c in zip(cand_words.tolist(), starts.tolist(), n_cand.tolist(), strict=True):
         wanted[w] = order[s : s + min(c, per_word)].tolist()
     flat_needed = sorted({i for w in wanted for i in (wanted[w] if w in top else wanted[w][:2])})
 
@@ -170,9 +177,6 @@ def build_gallery(
         by_video.setdefault(vi, []).append(i)
     for vi, clips in tqdm(sorted(by_video.items()), desc="gallery frames", disable=not log.isEnabledFor(logging.INFO)):
         v = videos[vi]
-        if not v.source or not Path(v.source).exists():
-            log.warning("video %s: source file %r missing; its clips are left out of the gallery", v.video_id, v.source)
-            continue
         times = mids[vi][np.asarray(clips) - offsets[vi]]
         try:
             got = read_frames_at(v.source, times.tolist())  # (n, H, W, 3) uint8
