@@ -93,18 +93,25 @@ def write_video(
 
 
 def pattern_frames(n: int, height: int, width: int, seed: int = 0) -> np.ndarray:
-    """``n`` distinct RGB frames ``(n, H, W, 3)`` uint8: frame ``i`` is flat grey level ``i``'s code
-    plus a smooth per-frame gradient, so lossy codecs keep them apart and :func:`frame_index_of`
-    can identify them."""
+    """``n`` distinct RGB frames ``(n, H, W, 3)`` uint8 that survive lossy codecs.
+
+    Top half: frame ``i``'s index in binary as 8 black/white vertical stripes (bit 0 leftmost);
+    bottom half: red level spread over ``[0, 255]`` by index, a green gradient, blue ``255 - red``.
+    :func:`frame_index_of` reads the index back (stripes when the frame is at least 16 px wide).
+    """
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:height, 0:width]
     base = (xx * 3 + yy * 2).astype(np.int32)  # (H, W)
     out = np.empty((n, height, width, 3), dtype=np.uint8)
     levels = _levels(n)
+    top = max(1, height // 2)
+    stripe = (np.arange(width) * 8) // max(width, 1)  # (W,) stripe number 0..7 of each column
     for i in range(n):
         out[i, ..., 0] = levels[i]
         out[i, ..., 1] = (base + rng.integers(0, 8)) % 256 // 2
         out[i, ..., 2] = 255 - levels[i]
+        bits = ((i % 256) >> stripe) & 1  # (W,)
+        out[i, :top] = (bits * 255).astype(np.uint8)[None, :, None]
     return out
 
 
@@ -116,6 +123,18 @@ def _levels(n: int) -> np.ndarray:
 
 
 def frame_index_of(frame: np.ndarray, n: int) -> int:
-    """Which of :func:`pattern_frames`' ``n`` frames ``frame`` ``(H, W, 3)`` is (nearest red level)."""
-    red = float(frame[..., 0].mean())
+    """Which of :func:`pattern_frames`' ``n`` frames ``frame`` ``(H, W, 3)`` is (any size, upright)."""
+    height, width = frame.shape[:2]
+    if width >= 16 and height >= 4:
+        top = frame[: max(1, height // 4)].astype(np.float32).mean(axis=(0, 2))  # (W,) top quarter
+        index = 0
+        for bit in range(8):
+            lo, hi = bit * width / 8, (bit + 1) * width / 8
+            a = int(np.ceil(lo + (hi - lo) / 4))  # the middle half of the stripe, at least one column
+            b = max(a + 1, int(np.floor(hi - (hi - lo) / 4)))
+            if top[a:b].mean() > 127:
+                index |= 1 << bit
+        if index < n:
+            return index
+    red = float(frame[height // 2 :, :, 0].mean())
     return int(np.argmin(np.abs(_levels(n) - red)))

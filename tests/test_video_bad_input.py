@@ -1,0 +1,153 @@
+"""Bad video input: every case raises VideoDecodeError with a clear reason; folders skip and report."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from videogen import pattern_frames, write_video
+
+from videobert.cli import main as cli_main
+from videobert.errors import VideoDecodeError
+from videobert.video import ClipSpec, iter_clips, iter_frames, probe, read_frames_at, scan_folder
+
+
+def _audio_only(path: Path) -> None:
+    """An AAC-in-MP4 file with no video stream."""
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("aac", rate=16000)
+        for i in range(10):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            frame.sample_rate = 16000
+            frame.pts = i * 1024
+            for pkt in s.encode(frame):
+                c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+
+
+@pytest.fixture(scope="module")
+def bad(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("bad")
+    frames = pattern_frames(60, 32, 48)  # 3 s at 20 fps
+    write_video(d / "good.mkv", frames, 20, codec="libx264")
+    write_video(d / "good.mp4", frames, 20, codec="libx264")
+    out = {"good_mkv": d / "good.mkv", "good_mp4": d / "good.mp4"}
+    out["zero"] = d / "zero.mp4"
+    out["zero"].write_bytes(b"")
+    out["text"] = d / "notes.mp4"
+    out["text"].write_text("this is a text file renamed to .mp4\n" * 50)
+    out["audio"] = d / "audio.mp4"
+    _audio_only(out["audio"])
+    data = out["good_mkv"].read_bytes()
+    out["trunc_mkv"] = d / "trunc.mkv"  # cut in the middle of the clusters: decodes partially
+    out["trunc_mkv"].write_bytes(data[: len(data) // 2])
+    data = out["good_mp4"].read_bytes()
+    out["trunc_mp4"] = d / "trunc.mp4"  # the moov atom is at the end: unreadable
+    out["trunc_mp4"].write_bytes(data[: len(data) // 2])
+    out["header_only"] = d / "header.mkv"  # container header, no frames
+    out["header_only"].write_bytes(out["good_mkv"].read_bytes()[:200])
+    return out
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("zero", "zero-byte file"),
+        ("text", "not a media file / invalid data"),
+        ("audio", "no video stream (audio only)"),
+        ("trunc_mp4", "not a media file / invalid data"),
+    ],
+)
+def test_unreadable_files_raise_clear_errors(bad: dict[str, Path], name: str, reason: str) -> None:
+    for call in (
+        lambda: probe(bad[name]),
+        lambda: list(iter_frames(bad[name])),
+        lambda: list(iter_clips(bad[name], ClipSpec())),
+        lambda: read_frames_at(bad[name], [0.0]),
+    ):
+        with pytest.raises(VideoDecodeError) as err:
+            call()
+        assert reason in err.value.reason
+        assert err.value.path == str(bad[name])
+        assert str(bad[name]) in str(err.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(VideoDecodeError, match="file not found"):
+        probe(tmp_path / "nope.mp4")
+    with pytest.raises(VideoDecodeError, match="directory"):
+        list(iter_frames(tmp_path))
+
+
+def test_header_only_file(bad: dict[str, Path]) -> None:
+    with pytest.raises(VideoDecodeError) as err:
+        list(iter_frames(bad["header_only"]))
+    assert err.value.reason  # "no decodable video frames" or an invalid-data reason, never a raw av error
+
+
+def test_truncated_file_yields_what_decodes(bad: dict[str, Path], caplog: pytest.LogCaptureFixture) -> None:
+    full = list(iter_frames(bad["good_mkv"], fps=20))
+    assert len(full) == 60
+    with caplog.at_level(logging.WARNING, logger="videobert.video.decode"):
+        part = list(iter_frames(bad["trunc_mkv"], fps=20))
+    assert 0 < len(part) < 60
+    assert "truncated: decoded" in caplog.text and "of 3.0 s" in caplog.text
+    # what did decode is the start of the video, on the usual grid
+    np.testing.assert_allclose([t for t, _ in part], np.arange(len(part)) / 20)
+    np.testing.assert_array_equal(part[0][1], full[0][1])
+    # strict mode turns it into an error
+    with pytest.raises(VideoDecodeError, match="truncated: decoded"):
+        list(iter_frames(bad["trunc_mkv"], fps=20, strict=True))
+    with pytest.raises(VideoDecodeError, match="truncated"):
+        list(iter_clips(bad["trunc_mkv"], ClipSpec(), strict=True))
+    # probe reads the header (declared duration) and the first frame, so it succeeds
+    assert probe(bad["trunc_mkv"]).duration == pytest.approx(3.0, abs=0.05)
+
+
+def test_corrupted_bytes_never_leak_av_errors(bad: dict[str, Path], tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    data = bytearray(bad["good_mkv"].read_bytes())
+    for seed_pos in (len(data) // 5, len(data) // 2):
+        data[seed_pos : seed_pos + 2000] = rng.integers(0, 256, 2000, dtype=np.uint8).tobytes()
+    p = tmp_path / "corrupt.mkv"
+    p.write_bytes(bytes(data))
+    try:
+        frames = list(iter_frames(p, fps=20))
+    except VideoDecodeError as exc:  # acceptable: a clear error
+        assert exc.reason
+    else:
+        assert 0 < len(frames) <= 60
+        assert all(f.shape == (32, 48, 3) for _, f in frames)
+
+
+def test_folder_scan_skips_and_reports(bad: dict[str, Path]) -> None:
+    folder = bad["good_mkv"].parent
+    ok, skipped = scan_folder(folder)
+    ok_names = sorted(Path(i.path).name for i in ok)
+    assert {"good.mkv", "good.mp4", "trunc.mkv"} <= set(ok_names)
+    reasons = {p.name: r for p, r in skipped}
+    assert reasons["zero.mp4"] == "zero-byte file"
+    assert reasons["audio.mp4"] == "no video stream (audio only)"
+    assert "not a media file" in reasons["notes.mp4"]
+    assert "trunc.mp4" in reasons
+
+
+def test_probe_cli_exit_codes(bad: dict[str, Path], caplog: pytest.LogCaptureFixture) -> None:
+    folder = bad["good_mkv"].parent
+    with caplog.at_level(logging.INFO):
+        assert cli_main(["probe", str(folder), "--clip-frames", "20"]) == 0
+    text = caplog.text
+    assert "zero\tSKIPPED\tzero-byte file" in text
+    assert "audio\tSKIPPED\tno video stream (audio only)" in text
+    # 3 s at 20 fps, 20-frame clips -> 3 clips
+    assert "3.00 s\t20.000 fps\t48x32\trot 0\th264\t3 clips" in text
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        assert cli_main(["probe", str(bad["zero"])]) == 1
+        assert cli_main(["probe", str(bad["good_mkv"])]) == 0
+        assert cli_main(["probe", str(bad["good_mkv"]), str(bad["text"])]) == 1
+    assert "notes\tSKIPPED\tnot a media file" in caplog.text
