@@ -14,6 +14,7 @@ import contextlib
 import logging
 import shutil
 from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
 
 from videobert.errors import VideoBertError
 
@@ -46,7 +47,7 @@ def score_captions(
     Args:
         refs: item id -> one or more reference captions (raw text; PTB-tokenised and lower-cased here).
         hyps: item id -> one generated caption; must have exactly the ids of ``refs``.
-        meteor: compute METEOR (a Java process; ~2 s start-up). When False, "METEOR" is absent.
+        meteor: compute METEOR (a Java process; a few seconds to start). When False, "METEOR" is absent.
 
     Returns:
         ``{"BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr"}`` -> float, each on
@@ -57,10 +58,30 @@ def score_captions(
         CaptionScorerError: Java or pycocoevalcap missing, ids differ, no items, or an item
             without references.
     """
-    if set(refs) != set(hyps):
-        missing = sorted(map(str, set(refs) ^ set(hyps)))[:5]
-        raise CaptionScorerError(f"references and hypotheses must have the same ids (differ at e.g. {missing})")
-    if not refs:
+    return score_caption_sets(refs, {"hyps": hyps}, meteor=meteor)["hyps"]
+
+
+def score_caption_sets(
+    refs: Mapping[Hashable, Sequence[str]],
+    systems: Mapping[str, Mapping[Hashable, str]],
+    meteor: bool = True,
+) -> dict[str, dict[str, float]]:
+    """:func:`score_captions` for several systems on the same references, starting each JVM once.
+
+    Args:
+        refs: item id -> reference captions.
+        systems: system name -> (item id -> its caption), each with exactly the ids of ``refs``.
+
+    Returns:
+        system name -> the metric dict of :func:`score_captions` (identical numbers).
+    """
+    for name, hyps in systems.items():
+        if set(refs) != set(hyps):
+            missing = sorted(map(str, set(refs) ^ set(hyps)))[:5]
+            raise CaptionScorerError(
+                f"{name}: references and hypotheses must have the same ids (differ at e.g. {missing})"
+            )
+    if not refs or not systems:
         raise CaptionScorerError("no captions to score")
     for key, rs in refs.items():
         if isinstance(rs, str) or len(rs) == 0:
@@ -81,30 +102,37 @@ def score_captions(
 
     # pycocoevalcap wants {id: [{"caption": str}, ...]}; ids are kept in one fixed order.
     keys = list(refs)
-    index = {k: i for i, k in enumerate(keys)}
-    # One tokenizer call (one JVM start) for references and hypotheses: it tokenises line by line,
-    # so this equals tokenising them separately as COCOEvalCap does.
-    both = {("ref", index[k]): [{"caption": _clean(r)} for r in refs[k]] for k in keys}
-    both.update({("hyp", index[k]): [{"caption": _clean(hyps[k])}] for k in keys})
+    names = list(systems)
+    # One tokenizer call (one JVM start) for references and all hypotheses: it tokenises line by
+    # line, so this equals tokenising them separately as COCOEvalCap does.
+    both: dict[Any, list[dict[str, str]]] = {
+        ("ref", i): [{"caption": _clean(r)} for r in refs[k]] for i, k in enumerate(keys)
+    }
+    for s, name in enumerate(names):
+        both.update({(s, i): [{"caption": _clean(systems[name][k])}] for i, k in enumerate(keys)})
     tokenized = PTBTokenizer().tokenize(both)
     gts = {i: tokenized.get(("ref", i), []) for i in range(len(keys))}
-    res = {i: tokenized.get(("hyp", i), [""]) for i in range(len(keys))}
-    if any(len(gts[i]) != len(refs[k]) or len(res[i]) != 1 for i, k in enumerate(keys)):
+    if any(len(gts[i]) != len(refs[k]) for i, k in enumerate(keys)):
         raise CaptionScorerError("pycocoevalcap's PTB tokenizer returned a different number of captions")
 
-    out: dict[str, float] = {}
-    bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
-    for n, value in enumerate(bleu, 1):
-        out[f"BLEU-{n}"] = float(value)
-    if meteor:
-        scorer = Meteor()
-        try:
-            out["METEOR"] = float(scorer.compute_score(gts, res)[0])
-        finally:
-            _close_meteor(scorer)
-    out["ROUGE-L"] = float(Rouge().compute_score(gts, res)[0])
-    out["CIDEr"] = float(Cider().compute_score(gts, res)[0])
-    log.debug("caption scores on %d items: %s", len(keys), out)
+    out: dict[str, dict[str, float]] = {}
+    meteor_scorer = Meteor() if meteor else None
+    try:
+        for s, name in enumerate(names):
+            res = {i: tokenized.get((s, i), [""]) for i in range(len(keys))}
+            scores: dict[str, float] = {}
+            bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
+            for n, value in enumerate(bleu, 1):
+                scores[f"BLEU-{n}"] = float(value)
+            if meteor_scorer is not None:
+                scores["METEOR"] = float(meteor_scorer.compute_score(gts, res)[0])
+            scores["ROUGE-L"] = float(Rouge().compute_score(gts, res)[0])
+            scores["CIDEr"] = float(Cider().compute_score(gts, res)[0])
+            out[name] = scores
+            log.debug("%s: caption scores on %d items: %s", name, len(keys), scores)
+    finally:
+        if meteor_scorer is not None:
+            _close_meteor(meteor_scorer)
     return out
 
 
