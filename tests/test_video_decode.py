@@ -210,3 +210,21 @@ def test_n_grid_frames() -> None:
     assert n_grid_frames(5.0, 20) == 100
     assert n_grid_frames(0.0, 20) == 0
     assert n_grid_frames(1 / 3, 3) == 1
+
+
+@pytest.mark.parametrize(
+    ("suffix", "codec", "pix_fmt", "container"),
+    [(".gif", "gif", "rgb8", "gif"), (".ts", "libx264", None, "mpegts"), (".mov", "mpeg4", None, "mov")],
+)
+def test_more_containers(tmp_path: Path, suffix: str, codec: str, pix_fmt: str | None, container: str) -> None:
+    """GIF, MPEG-TS (stream starts at a non-zero time) and MOV/MPEG-4 part 2."""
+    frames = pattern_frames(20, 32, 48)
+    p = tmp_path / f"v{suffix}"
+    write_video(p, frames, 10, codec=codec, pix_fmt=pix_fmt)
+    info = probe(p)
+    assert container in info.container and (info.width, info.height) == (48, 32)
+    assert info.duration == pytest.approx(2.0, abs=0.11)
+    out = list(iter_frames(p, fps=10))
+    assert [frame_index_of(f, 20) for _, f in out] == list(range(20))
+    assert out[0][0] == 0.0  # times are relative to the stream start
+    assert [frame_index_of(f, 20) for f in read_frames_at(p, [1.5, 0.2, 0.9])] == [15, 2, 9]

@@ -48,7 +48,8 @@ def write_video(
         pix_fmt: encoder pixel format (default from :data:`DEFAULT_PIX_FMT`).
         rotation: degrees clockwise a player must turn the stored frames to display them
             (0/90/180/270), written as a display matrix (or a ``rotate`` tag with ``rotate_tag``).
-        pts: optional per-frame presentation timestamps in ``time_base`` units (variable frame rate).
+        pts: optional per-frame presentation timestamps in ``time_base`` units (variable frame rate;
+            use a Matroska/WebM file: the MP4 muxer rejects these packets).
         time_base: stream time base for ``pts`` (default ``1/1000`` when ``pts`` is given).
     """
     frames = np.asarray(frames, dtype=np.uint8)

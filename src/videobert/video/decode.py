@@ -224,10 +224,8 @@ class _Converter:
         th, tw = target_size(w, h, self.size)
         # scale in stored orientation, then rotate: stored (sh, sw) = display (th, tw) transposed for 90/270
         sh, sw = (tw, th) if rot in (90, 270) else (th, tw)
-        if (sh, sw) == (frame.height, frame.width):
-            arr = frame.to_ndarray(format="rgb24")  # (H, W, 3)
-        else:
-            arr = frame.reformat(width=sw, height=sh, format="rgb24", interpolation="AREA").to_ndarray()
+        # reformat() reuses one swscale context per frame size; to_ndarray(format=...) is ~8x slower
+        arr = frame.reformat(width=sw, height=sh, format="rgb24", interpolation="AREA").to_ndarray()  # (sh, sw, 3)
         if rot:
             # np.rot90 turns counter-clockwise for positive k; clockwise by `rot` is k = -rot / 90
             arr = np.ascontiguousarray(np.rot90(arr, k=-(rot // 90)))  # (sh, sw, 3) -> (th, tw, 3)
@@ -395,8 +393,9 @@ def read_frames_at(path: str | os.PathLike[str], times: Sequence[float], size: S
         h, w = target_size(info.width, info.height, size)
         return np.zeros((0, h, w, 3), dtype=np.uint8)
 
-    with _open(p) as container:
-        stream = _video_stream(container, p)
+    box = [_open(p)]  # the open container (replaced when a seek fails and we restart from the top)
+    try:
+        stream = _video_stream(box[0], p)
         tag_rot = _tag_rotation(stream)
         tb = stream.time_base
         t0 = _stream_t0(stream) or 0.0
@@ -404,13 +403,18 @@ def read_frames_at(path: str | os.PathLike[str], times: Sequence[float], size: S
         convert = _Converter(size, tag_rot)
 
         def decode_from(seek_t: float | None) -> Iterator[tuple[float, av.VideoFrame]]:
-            """(time, frame) from a seek to the key frame before ``seek_t`` (None: from the start)."""
+            """(time, frame) after a seek to the key frame before ``seek_t`` (None: no seek)."""
+            nonlocal stream
             if seek_t is not None:
-                container.seek(int((t0 + max(0.0, seek_t)) / tb), stream=stream, backward=True, any_frame=False)
-            else:
-                container.seek(int(t0 / tb) if tb else 0, stream=stream, backward=True, any_frame=False)
+                try:
+                    box[0].seek(int((t0 + max(0.0, seek_t)) / tb), stream=stream, backward=True, any_frame=False)
+                except _AV_ERRORS as exc:  # not seekable: reopen and decode from the start
+                    log.debug("%s: seek failed (%s); decoding from the start", p, exc)
+                    box[0].close()
+                    box[0] = _open(p)
+                    stream = _video_stream(box[0], p)
             last_t = -math.inf
-            for frame in container.decode(stream):
+            for frame in box[0].decode(stream):
                 t = float(frame.pts * frame.time_base) - t0 if frame.pts is not None else last_t
                 last_t = max(t, last_t)
                 yield last_t, frame
@@ -444,6 +448,8 @@ def read_frames_at(path: str | os.PathLike[str], times: Sequence[float], size: S
                 out[idx] = arr
         except _AV_ERRORS as exc:
             raise VideoDecodeError(p, f"decoding failed while reading frames: {_reason(exc)}") from exc
+    finally:
+        box[0].close()
     return np.stack(out)  # type: ignore[arg-type]  # N x (H, W, 3) -> (N, H, W, 3)
 
 
