@@ -29,7 +29,9 @@ def write_long_video(path: Path, seconds: float, fps: int = 30, width: int = 160
 
     t0 = time.perf_counter()
     yy, xx = np.mgrid[0:height, 0:width]
-    base = np.stack([(xx * 2) % 256, (yy * 2) % 256, ((xx + yy) * 3) % 256], axis=-1).astype(np.uint8)  # (H, W, 3)
+    base = np.stack([(xx * 2) % 256, (yy * 2) % 256, ((xx + yy) * 3) % 256], axis=-1).astype(
+        np.uint8
+    )  # (H, W, 3)
     n = int(round(seconds * fps))
     with av.open(str(path), "w") as c:
         s = c.add_stream("libx264", rate=fps)
@@ -37,7 +39,7 @@ def write_long_video(path: Path, seconds: float, fps: int = 30, width: int = 160
         s.options = {"preset": "ultrafast", "tune": "zerolatency"}
         for i in range(n):
             img = np.roll(base, shift=(i % height, (3 * i) % width), axis=(0, 1))  # (H, W, 3) moving pattern
-            img[: 8, : 8] = i % 256  # a changing corner
+            img[:8, :8] = i % 256  # a changing corner
             for pkt in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
                 c.mux(pkt)
         for pkt in s.encode():
@@ -70,7 +72,10 @@ def decode_in_child(path: Path, fps: float, frames: int) -> dict[str, float]:
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
     out = subprocess.run(
         [sys.executable, "-c", CHILD, str(path), str(fps), str(frames)],
-        check=True, capture_output=True, text=True, env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -95,7 +100,9 @@ def main() -> int:
             path = folder / f"bench_{minutes:g}min.mp4"
             if not path.exists():
                 enc = write_long_video(path, minutes * 60)
-                print(f"wrote {path.name}: {minutes:g} min, {path.stat().st_size / 1e6:.1f} MB in {enc:.1f} s")
+                print(
+                    f"wrote {path.name}: {minutes:g} min, {path.stat().st_size / 1e6:.1f} MB in {enc:.1f} s"
+                )
             r = decode_in_child(path, args.fps, args.clip_frames)
             results[minutes] = r
             print(
@@ -112,7 +119,9 @@ def main() -> int:
     extra_l = long_["peak_rss"] - long_["rss_after_imports"]
     print(f"peak RSS ratio long/short: {ratio:.3f}  (goal <= 1.10: {'OK' if ratio <= 1.10 else 'MISSED'})")
     print(f"decode memory above imports: short {extra_s / 2**20:.1f} MiB, long {extra_l / 2**20:.1f} MiB")
-    print(f"speed: short {short['duration'] / short['wall']:.1f}x, long {long_['duration'] / long_['wall']:.1f}x real time")
+    print(
+        f"speed: short {short['duration'] / short['wall']:.1f}x, long {long_['duration'] / long_['wall']:.1f}x real time"
+    )
     return 0
 
 

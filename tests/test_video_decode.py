@@ -60,9 +60,16 @@ def test_lossless_frames_roundtrip_exactly(vids: dict[str, Path], name: str) -> 
 
 @pytest.mark.parametrize(
     ("name", "codec", "container"),
-    [("h264", "h264", "mp4"), ("vp9", "vp9", "webm"), ("h264mkv", "h264", "matroska"), ("mjpeg", "mjpeg", "avi")],
+    [
+        ("h264", "h264", "mp4"),
+        ("vp9", "vp9", "webm"),
+        ("h264mkv", "h264", "matroska"),
+        ("mjpeg", "mjpeg", "avi"),
+    ],
 )
-def test_codecs_decode_with_right_frames(vids: dict[str, Path], name: str, codec: str, container: str) -> None:
+def test_codecs_decode_with_right_frames(
+    vids: dict[str, Path], name: str, codec: str, container: str
+) -> None:
     info = probe(vids[name])
     assert info.codec == codec and container in info.container
     assert (info.width, info.height, info.rotation) == (66, 44, 0)
@@ -216,7 +223,9 @@ def test_n_grid_frames() -> None:
     ("suffix", "codec", "pix_fmt", "container"),
     [(".gif", "gif", "rgb8", "gif"), (".ts", "libx264", None, "mpegts"), (".mov", "mpeg4", None, "mov")],
 )
-def test_more_containers(tmp_path: Path, suffix: str, codec: str, pix_fmt: str | None, container: str) -> None:
+def test_more_containers(
+    tmp_path: Path, suffix: str, codec: str, pix_fmt: str | None, container: str
+) -> None:
     """GIF, MPEG-TS (stream starts at a non-zero time) and MOV/MPEG-4 part 2."""
     frames = pattern_frames(20, 32, 48)
     p = tmp_path / f"v{suffix}"

@@ -75,6 +75,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="video files and/or folders")
     p.add_argument("--fps", type=float, default=20.0, help="frame rate clips are cut at (default 20)")
     p.add_argument("--clip-frames", type=int, default=30, help="frames per clip (default 30)")
-    p.add_argument("--stride", type=int, default=None, help="frames between clip starts (default: clip frames)")
+    p.add_argument(
+        "--stride", type=int, default=None, help="frames between clip starts (default: clip frames)"
+    )
     p.add_argument("--partial", choices=("pad", "drop"), default="pad", help="last partial clip policy")
     p.set_defaults(func=run_probe)

@@ -145,7 +145,13 @@ def iter_clips(
         start = index * step
         if n == start + length:  # the frame completing clip `index`
             clip = np.stack(window)  # length x (H, W, 3) -> (length, H, W, 3)
-            yield Clip(index=index, start=start / spec.fps, end=(start + length) / spec.fps, frames=clip, n_real=length)
+            yield Clip(
+                index=index,
+                start=start / spec.fps,
+                end=(start + length) / spec.fps,
+                frames=clip,
+                n_real=length,
+            )
             index += 1
     # the trailing partial clip, decided by the shared policy
     starts = clip_starts(n, spec)
@@ -155,7 +161,9 @@ def iter_clips(
         clip = np.empty((length, *kept[0].shape), dtype=np.uint8)  # (length, H, W, 3)
         clip[:real] = np.stack(kept[:real])  # real x (H, W, 3) -> (real, H, W, 3)
         clip[real:] = kept[real - 1]
-        yield Clip(index=index, start=start / spec.fps, end=(start + real) / spec.fps, frames=clip, n_real=real)
+        yield Clip(
+            index=index, start=start / spec.fps, end=(start + real) / spec.fps, frames=clip, n_real=real
+        )
 
 
 __all__ = ["Clip", "ClipSpec", "clip_starts", "clip_times", "iter_clips"]

@@ -225,7 +225,9 @@ class _Converter:
         # scale in stored orientation, then rotate: stored (sh, sw) = display (th, tw) transposed for 90/270
         sh, sw = (tw, th) if rot in (90, 270) else (th, tw)
         # reformat() reuses one swscale context per frame size; to_ndarray(format=...) is ~8x slower
-        arr = frame.reformat(width=sw, height=sh, format="rgb24", interpolation="AREA").to_ndarray()  # (sh, sw, 3)
+        arr = frame.reformat(
+            width=sw, height=sh, format="rgb24", interpolation="AREA"
+        ).to_ndarray()  # (sh, sw, 3)
         if rot:
             # np.rot90 turns counter-clockwise for positive k; clockwise by `rot` is k = -rot / 90
             arr = np.ascontiguousarray(np.rot90(arr, k=-(rot // 90)))  # (sh, sw, 3) -> (th, tw, 3)
@@ -407,7 +409,9 @@ def read_frames_at(path: str | os.PathLike[str], times: Sequence[float], size: S
             nonlocal stream
             if seek_t is not None:
                 try:
-                    box[0].seek(int((t0 + max(0.0, seek_t)) / tb), stream=stream, backward=True, any_frame=False)
+                    box[0].seek(
+                        int((t0 + max(0.0, seek_t)) / tb), stream=stream, backward=True, any_frame=False
+                    )
                 except _AV_ERRORS as exc:  # not seekable: reopen and decode from the start
                     log.debug("%s: seek failed (%s); decoding from the start", p, exc)
                     box[0].close()
@@ -478,7 +482,7 @@ def video_id_for(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> 
     """
     p = Path(path)
     try:
-        rel = p.resolve().relative_to(Path(root).resolve())
+        rel = Path(os.path.abspath(p)).relative_to(os.path.abspath(root))  # no symlink resolution
     except ValueError:
         return p.stem
     return "__".join(rel.with_suffix("").parts)
