@@ -246,3 +246,12 @@ def test_sharding_and_eval_batches(corpus_dir, tok) -> None:
     assert [b["input_ids"].shape[0] for b in ev1] == [16, 16, 16, 2]
     assert all(torch.equal(a[k], b[k]) for a, b in zip(ev1, ev2, strict=True) for k in a)
     assert len(list(eval_batches(corpus_dir, "val", tok, CollateConfig(), batch_size=16, max_batches=2))) == 2
+
+
+def test_out_of_range_visual_word_is_an_error(tok) -> None:
+    from videobert.errors import VideoBertError
+
+    with pytest.raises(VideoBertError):
+        collate([Example(None, [N_WORDS], VIDEO_ONLY)], tok, CollateConfig(), np.random.default_rng(0))
+    with pytest.raises(VideoBertError):
+        collate([Example(None, [-1], VIDEO_ONLY)], tok, CollateConfig(), np.random.default_rng(0))

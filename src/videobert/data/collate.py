@@ -147,7 +147,9 @@ def make_example(block: RowBlock, anchor: int, cfg: CollateConfig, rng: np.rando
     """Build one example around row ``anchor`` of ``block`` (see the module docstring)."""
     has_text = len(block.text_ids[anchor]) > 0
     has_video = len(block.visual_ids[anchor]) > 0
-    regime = int(rng.choice(3, p=np.asarray(cfg.regime_ratios, dtype=np.float64) / sum(cfg.regime_ratios)))
+    r0, r1, r2 = cfg.regime_ratios
+    u = rng.random() * (r0 + r1 + r2)
+    regime = TEXT_ONLY if u < r0 else (VIDEO_ONLY if u < r0 + r1 else TEXT_VIDEO)
     if not has_text:
         regime = VIDEO_ONLY
     elif not has_video:
@@ -202,72 +204,61 @@ def _negative_row(block: RowBlock, anchor: int, c0: int, c1: int, rng: np.random
     return others[int(rng.integers(0, len(others)))] if others else None
 
 
-def _mask_sequence(
-    ids: list[int],
-    example: Example,
-    tok: VideoBertTokenizer,
-    cfg: CollateConfig,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray]:
-    """BERT masking of one laid-out sequence: (input ids (L,), labels (L,)) int64."""
-    arr = np.asarray(ids, dtype=np.int64)
-    labels = np.full(len(arr), IGNORE_INDEX, dtype=np.int64)
-    is_vis = tok.is_visual(arr)
-    is_txt = (arr < tok.text_vocab_size) & ~np.isin(arr, np.fromiter(tok.special_ids, dtype=np.int64))
-    vis_pos = np.flatnonzero(is_vis)
-    future_pos = vis_pos[len(vis_pos) - example.future :] if example.future else vis_pos[:0]
-    eligible = np.flatnonzero(is_vis | is_txt)
-    if len(future_pos):
-        eligible = np.setdiff1d(eligible, future_pos)
-    n = len(eligible)
-    n_mask = int(np.floor(cfg.mask_prob * n + rng.random())) if n else 0
-    chosen = rng.choice(eligible, size=min(n_mask, n), replace=False) if n_mask else eligible[:0]
-    labels[chosen] = arr[chosen]
-    u = rng.random(len(chosen))
-    to_mask = chosen[u < cfg.mask_token_frac]
-    to_rand = chosen[(u >= cfg.mask_token_frac) & (u < cfg.mask_token_frac + cfg.random_token_frac)]
-    out = arr.copy()
-    out[to_mask] = tok.mask_token_id
-    if len(to_rand):
-        rand_vis = is_vis[to_rand]
-        pool = tok.random_text_pool()
-        text_draw = pool[rng.integers(0, len(pool), size=len(to_rand))]
-        vis_draw = tok.visual_offset + rng.integers(0, tok.num_visual_words, size=len(to_rand))
-        out[to_rand] = np.where(rand_vis, vis_draw, text_draw)
-    if len(future_pos):
-        labels[future_pos] = arr[future_pos]
-        out[future_pos] = tok.mask_token_id
-    return out, labels
-
-
 def collate(
     examples: Sequence[Example], tok: VideoBertTokenizer, cfg: CollateConfig, rng: np.random.Generator
 ) -> dict[str, torch.Tensor]:
-    """Lay out, mask and pad examples into a batch dict of long tensors (B, L) / (B,)."""
+    """Lay out, mask and pad examples into a batch dict of long tensors (B, L) / (B,).
+
+    Masking is vectorised over the batch: per sequence, ``floor(mask_prob * n + u)`` (u uniform in
+    [0, 1), so the expected count is exactly ``mask_prob * n``) of its ``n`` maskable positions are
+    chosen uniformly without replacement; future-clip positions are always masked and labelled.
+    """
     if not examples:
         raise VideoBertError("collate needs at least one example")
-    seqs: list[tuple[np.ndarray, list[int], np.ndarray]] = []
+    b = len(examples)
+    seqs = []
     for ex in examples:
-        vis_ids = tok.visual_to_ids(ex.visual) if ex.visual is not None else None
-        lay = build_sequence(tok, ex.text_ids, vis_ids)
-        ids, labels = _mask_sequence(lay["input_ids"], ex, tok, cfg, rng)
-        seqs.append((ids, lay["token_type_ids"], labels))
-    b, length = len(seqs), max(len(s[0]) for s in seqs)
-    input_ids = torch.full((b, length), tok.pad_token_id, dtype=torch.long)
-    token_type_ids = torch.zeros((b, length), dtype=torch.long)
-    attention_mask = torch.zeros((b, length), dtype=torch.long)
-    labels_t = torch.full((b, length), IGNORE_INDEX, dtype=torch.long)
-    for i, (ids, types, labels) in enumerate(seqs):
-        n = len(ids)
-        input_ids[i, :n] = torch.from_numpy(ids)
-        token_type_ids[i, :n] = torch.tensor(types, dtype=torch.long)
-        attention_mask[i, :n] = 1
-        labels_t[i, :n] = torch.from_numpy(labels)
+        vis = None if ex.visual is None else [tok.visual_offset + int(w) for w in ex.visual]
+        seqs.append(build_sequence(tok, ex.text_ids, vis))
+    length = max(len(s["input_ids"]) for s in seqs)
+    ids = np.full((b, length), tok.pad_token_id, dtype=np.int64)
+    types = np.zeros((b, length), dtype=np.int64)
+    att = np.zeros((b, length), dtype=bool)
+    future = np.zeros((b, length), dtype=bool)
+    for i, (ex, seq) in enumerate(zip(examples, seqs, strict=True)):
+        n = len(seq["input_ids"])
+        ids[i, :n] = seq["input_ids"]
+        types[i, :n] = seq["token_type_ids"]
+        att[i, :n] = True
+        if ex.future and ex.visual is not None:
+            f = min(ex.future, len(ex.visual))
+            future[i, n - 1 - f : n - 1] = True  # the last f clips, just before [SEP]
+    is_vis = (ids >= tok.visual_offset) & (ids < tok.vocab_size)
+    video_side = att & (types == 1) & (ids != tok.sep_token_id)
+    if (ids < 0).any() or (ids >= tok.vocab_size).any() or not is_vis[video_side].all():
+        raise VideoBertError(f"a visual word is outside [0, {tok.num_visual_words}) or a text id outside [0, T)")
+    maskable = att & ~np.isin(ids, tok.special_id_array())
+    eligible = maskable & ~future
+    n_elig = eligible.sum(axis=1)  # (B,)
+    n_mask = np.floor(cfg.mask_prob * n_elig + rng.random(b)).astype(np.int64)  # (B,)
+    keys = rng.random((b, length))
+    keys[~eligible] = 2.0  # never chosen before an eligible position
+    ranks = np.argsort(np.argsort(keys, axis=1), axis=1)  # (B, L) rank of each position in its row
+    chosen = eligible & (ranks < n_mask[:, None])
+    u = rng.random((b, length))
+    to_mask = (chosen & (u < cfg.mask_token_frac)) | future
+    to_rand = chosen & (u >= cfg.mask_token_frac) & (u < cfg.mask_token_frac + cfg.random_token_frac)
+    pool = tok.random_text_pool()
+    text_draw = pool[rng.integers(0, len(pool), size=(b, length))]
+    vis_draw = tok.visual_offset + rng.integers(0, tok.num_visual_words, size=(b, length))
+    labels = np.where(chosen | future, ids, IGNORE_INDEX)
+    out = np.where(to_mask, tok.mask_token_id, ids)
+    out = np.where(to_rand, np.where(is_vis, vis_draw, text_draw), out)
     return {
-        "input_ids": input_ids,
-        "token_type_ids": token_type_ids,
-        "attention_mask": attention_mask,
-        "labels": labels_t,
+        "input_ids": torch.from_numpy(out),
+        "token_type_ids": torch.from_numpy(types),
+        "attention_mask": torch.from_numpy(att.astype(np.int64)),
+        "labels": torch.from_numpy(labels),
         "alignment_labels": torch.tensor([ex.alignment for ex in examples], dtype=torch.long),
         "regime": torch.tensor([ex.regime for ex in examples], dtype=torch.long),
     }

@@ -75,6 +75,7 @@ class VideoBertTokenizer:
             self.video_sep_token_id
         }
         self._random_text_pool: np.ndarray | None = None
+        self._special_array = np.asarray(sorted(self.special_ids), dtype=np.int64)
 
     # ------------------------------------------------------------------ construction / IO
     @classmethod
@@ -133,6 +134,10 @@ class VideoBertTokenizer:
         keep = [int(i) for i in ids if 0 <= int(i) < self.text_vocab_size and int(i) not in self.special_ids]
         return self.bert.decode(keep, skip_special_tokens=True)
 
+    def special_id_array(self) -> np.ndarray:
+        """int64 (n,) sorted ids of BERT's special tokens and ``[>]``."""
+        return self._special_array
+
     def random_text_pool(self) -> np.ndarray:
         """int64 (n,) WordPiece ids usable as random replacements (no specials, no ``[unused*]``)."""
         if self._random_text_pool is None:
@@ -170,7 +175,7 @@ class VideoBertTokenizer:
     def is_text(self, ids: Sequence[int] | np.ndarray | int) -> np.ndarray:
         """Bool array: id is a WordPiece id that is not a special token."""
         arr = np.asarray(ids, dtype=np.int64)
-        special = np.isin(arr, np.fromiter(self.special_ids, dtype=np.int64))
+        special = np.isin(arr, self._special_array)
         return (arr >= 0) & (arr < self.text_vocab_size) & ~special
 
     # ------------------------------------------------------------------ pairs
