@@ -54,7 +54,7 @@ def test_long_runs_split_at_longest_internal_silence_within_limits() -> None:
     for k in range(6):
         segs.append(Segment(t, t + 1.0, " ".join(f"w{k}{i}" for i in range(5))))
         t += 1.0 + (0.6 if k == 2 else 0.1)
-    cfg = SentenceConfig(min_words=4, max_words=20, pause=1.0)
+    cfg = SentenceConfig(min_words=4, max_words=20, target_words=100, pause=1.0)
     out = segments_to_sentences(segs, cfg)
     assert [s.n_words for s in out] == [15, 15]
     assert out[1].text.startswith("w30")
@@ -72,3 +72,23 @@ def test_empty_and_filler_only_input() -> None:
     assert segments_to_sentences([Segment(0, 1, "uh um")]) == []
     cfg = SentenceConfig(drop_fillers=False)
     assert [s.text for s in segments_to_sentences([Segment(0, 1, "uh um")], cfg)] == ["uh um"]
+
+
+def test_runs_without_pauses_are_cut_at_cue_starts() -> None:
+    # ASR with no silence between sentences: cues are the best sentence evidence left;
+    # a sentence split over two cues ("cut the" | "red cube slowly") is rejoined (fragment < min_words).
+    segs = [
+        Segment(0.0, 2.0, "first we shake the red diamond"),
+        Segment(2.0, 4.0, "okay now let me show you how to grow the cross"),
+        Segment(4.0, 4.5, "cut the"),
+        Segment(4.5, 6.0, "red cube slowly"),
+        Segment(6.0, 8.0, "and then you drop it in"),
+    ]
+    out = segments_to_sentences(segs, SentenceConfig(min_words=4, target_words=8, pause=1.0))
+    assert [s.text for s in out] == [
+        "first we shake the red diamond",
+        "okay now let me show you how to grow the cross",
+        "cut the red cube slowly",
+        "and then you drop it in",
+    ]
+    assert [(s.start, s.end) for s in out] == [(0.0, 2.0), (2.0, 4.0), (4.0, 6.0), (6.0, 8.0)]

@@ -7,7 +7,9 @@ ASR cues are neither sentences nor reliably punctuated. The rules:
    Filler words (``SentenceConfig.fillers``) are dropped when ``drop_fillers``.
 2. Punctuated text (at least one word ending in ``.``, ``?`` or ``!``) is cut after those words.
    Unpunctuated text is cut wherever the silence between two consecutive words is at least
-   ``pause`` seconds (only cue boundaries can have silence).
+   ``pause`` seconds (only cue boundaries can have silence); a run still longer than
+   ``target_words`` is cut further at cue starts (longest silence first, then nearest the middle)
+   while every part keeps at least ``min_words`` words (ASR cues often are sentences).
 3. Pieces shorter than ``min_words`` are merged with the neighbour across the shorter silence
    (not across a silence longer than ``max_merge_gap`` seconds); pieces longer than ``max_words``
    are cut recursively at their longest internal silence (ties: nearest the middle), never
@@ -33,6 +35,7 @@ class SentenceConfig:
 
     min_words: int = 4
     max_words: int = 25
+    target_words: int = 10
     pause: float = 1.0
     max_merge_gap: float = 3.0
     drop_fillers: bool = True
@@ -57,6 +60,7 @@ class _Word:
     start: float
     end: float
     text: str
+    cue_start: bool = False  # first kept word of a caption cue
 
 
 def _words(segments: Sequence[Segment], cfg: SentenceConfig) -> list[_Word]:
@@ -66,6 +70,7 @@ def _words(segments: Sequence[Segment], cfg: SentenceConfig) -> list[_Word]:
         toks = seg.text.split()
         n = len(toks)
         dur = max(seg.end - seg.start, 0.0)
+        first = True
         for k, tok in enumerate(toks):
             bare = tok.strip(",.;:?!\"'()").lower()
             if bare in fillers:
@@ -73,9 +78,10 @@ def _words(segments: Sequence[Segment], cfg: SentenceConfig) -> list[_Word]:
                 if _TERMINAL_RE.search(tok) and out:
                     last = out[-1]
                     if not _TERMINAL_RE.search(last.text):
-                        out[-1] = _Word(last.start, last.end, last.text + ".")
+                        out[-1] = _Word(last.start, last.end, last.text + ".", last.cue_start)
                 continue
-            out.append(_Word(seg.start + dur * k / n, seg.start + dur * (k + 1) / n, tok))
+            out.append(_Word(seg.start + dur * k / n, seg.start + dur * (k + 1) / n, tok, first))
+            first = False
     return out
 
 
@@ -93,6 +99,20 @@ def _split_long(words: list[_Word], cfg: SentenceConfig) -> list[list[_Word]]:
     mid = n / 2
     best = max(cands, key=lambda i: (round(_gap(words, i), 6), -abs(i - mid)))
     return _split_long(words[:best], cfg) + _split_long(words[best:], cfg)
+
+
+def _split_at_cues(words: list[_Word], cfg: SentenceConfig) -> list[list[_Word]]:
+    """Cut a run longer than ``target_words`` at cue starts (longest silence first, then nearest
+    the middle), keeping every part at least ``min_words`` long."""
+    n = len(words)
+    if n <= cfg.target_words:
+        return [words]
+    cands = [i for i in range(cfg.min_words, n - cfg.min_words + 1) if words[i].cue_start]
+    if not cands:
+        return [words]
+    mid = n / 2
+    best = max(cands, key=lambda i: (round(_gap(words, i), 6), -abs(i - mid)))
+    return _split_at_cues(words[:best], cfg) + _split_at_cues(words[best:], cfg)
 
 
 def _merge_short(pieces: list[list[_Word]], cfg: SentenceConfig) -> list[list[_Word]]:
@@ -134,6 +154,8 @@ def segments_to_sentences(segments: Sequence[Segment], cfg: SentenceConfig | Non
             pieces.append([words[i]])
         else:
             pieces[-1].append(words[i])
+    if not punctuated:
+        pieces = [part for piece in pieces for part in _split_at_cues(piece, cfg)]
     pieces = _merge_short(pieces, cfg)
     out: list[Sentence] = []
     for piece in pieces:
