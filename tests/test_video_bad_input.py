@@ -151,3 +151,28 @@ def test_probe_cli_exit_codes(bad: dict[str, Path], caplog: pytest.LogCaptureFix
         assert cli_main(["probe", str(bad["good_mkv"])]) == 0
         assert cli_main(["probe", str(bad["good_mkv"]), str(bad["text"])]) == 1
     assert "notes\tSKIPPED\tnot a media file" in caplog.text
+
+
+def test_undecodable_packet_is_skipped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """One corrupt frame in a lossless (intra-only) file: the others decode, the gap holds the frame before."""
+    from videogen import frame_index_of
+
+    frames = pattern_frames(30, 32, 48)
+    p = tmp_path / "onebad.mkv"
+    write_video(p, frames, 20, codec="ffv1", options={"g": "1"})  # intra-only: one bad frame stays one
+    with av.open(str(p)) as c:
+        packets = [(pkt.pts, pkt.pos, pkt.size) for pkt in c.demux(c.streams.video[0]) if pkt.size]
+    _, pos, size = packets[10]
+    data = bytearray(p.read_bytes())
+    assert size > 100
+    # garbage over the start of frame 10's payload: FFmpeg's ffv1 decoder rejects the packet
+    data[pos + 4 : pos + 68] = np.random.default_rng(1).integers(0, 256, 64, dtype=np.uint8).tobytes()
+    p.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING, logger="videobert.video.decode"):
+        out = list(iter_frames(p, fps=20))
+    ids = [frame_index_of(f, 30) for _, f in out]
+    assert len(out) == 30
+    assert ids == list(range(10)) + [9] + list(range(11, 30))
+    assert "skipped 1 undecodable packet" in caplog.text and "at 0.5 s" in caplog.text
+    with pytest.raises(VideoDecodeError, match=r"decoding failed at 0\.5 s: invalid data"):
+        list(iter_frames(p, fps=20, strict=True))

@@ -39,6 +39,7 @@ def write_video(
     pts: list[int] | np.ndarray | None = None,
     time_base: Fraction | None = None,
     rotate_tag: bool = False,
+    options: dict[str, str] | None = None,
 ) -> None:
     """Encode RGB uint8 ``frames`` ``(T, H, W, 3)`` to ``path`` at ``fps`` frames/s.
 
@@ -51,6 +52,8 @@ def write_video(
         pts: optional per-frame presentation timestamps in ``time_base`` units (variable frame rate;
             use a Matroska/WebM file: the MP4 muxer rejects these packets).
         time_base: stream time base for ``pts`` (default ``1/1000`` when ``pts`` is given).
+        rotate_tag: write ``rotation`` as an old-style ``rotate`` metadata tag instead.
+        options: extra encoder options (e.g. ``{"g": "1"}`` for intra-only ffv1), added to the defaults.
     """
     frames = np.asarray(frames, dtype=np.uint8)
     if frames.ndim != 4 or frames.shape[-1] != 3:
@@ -63,14 +66,15 @@ def write_video(
         stream.width = width
         stream.height = height
         stream.pix_fmt = pix_fmt or DEFAULT_PIX_FMT.get(codec, "yuv420p")
-        options = {}
+        opts: dict[str, str] = {}
         if codec in ("libx264", "libx264rgb"):
-            options = {"preset": "ultrafast"}
+            opts = {"preset": "ultrafast"}
             if codec == "libx264rgb":
-                options["qp"] = "0"
+                opts["qp"] = "0"
         elif codec == "libvpx-vp9":
-            options = {"deadline": "realtime", "cpu-used": "8"}
-        stream.options = options
+            opts = {"deadline": "realtime", "cpu-used": "8"}
+        opts.update(options or {})
+        stream.options = opts
         if pts is not None:
             stream.time_base = time_base or Fraction(1, 1000)
             stream.codec_context.time_base = stream.time_base

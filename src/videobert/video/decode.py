@@ -91,7 +91,7 @@ def _reason(exc: BaseException) -> str:
     """A short human reason for a PyAV/FFmpeg exception."""
     text = getattr(exc, "strerror", None) or str(exc)
     if isinstance(exc, av.error.InvalidDataError):
-        return f"not a media file / invalid data ({text})"
+        return f"invalid data ({text})"
     return f"{type(exc).__name__}: {text}"
 
 
@@ -107,7 +107,10 @@ def _open(path: str | os.PathLike[str]) -> av.container.InputContainer:
     try:
         return av.open(p, mode="r", metadata_errors="ignore")
     except av.error.InvalidDataError as exc:
-        raise VideoDecodeError(p, _reason(exc) + "; truncated or not a video?") from exc
+        text = getattr(exc, "strerror", None) or str(exc)
+        raise VideoDecodeError(
+            p, f"not a media file / invalid data ({text}); truncated or not a video?"
+        ) from exc
     except (*_AV_ERRORS, OSError) as exc:
         raise VideoDecodeError(p, f"cannot open: {_reason(exc)}") from exc
 
@@ -125,7 +128,9 @@ def _video_stream(container: av.container.InputContainer, path: str) -> av.video
             reason = "no video stream (no streams at all)"
         raise VideoDecodeError(path, reason)
     stream = streams[0]
-    stream.thread_type = "AUTO"
+    # slice threads only: frame threading delays frames (and errors) by several packets, which would
+    # blame the wrong packet for a decoding error; parallelism comes from decoding videos side by side
+    stream.thread_type = "SLICE"
     return stream
 
 
@@ -179,6 +184,48 @@ def _stream_fps(stream: av.video.stream.VideoStream) -> float:
         if rate is not None and rate > 0:
             return float(rate)
     return 0.0
+
+
+class _PacketErrors:
+    """Undecodable packets skipped while decoding: count, first time (s) and first reason."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first_t: float | None = None
+        self.first_reason = ""
+
+
+def _decode_skipping(
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    errors: _PacketErrors,
+    strict: bool,
+    path: str,
+    t0: float,
+) -> Iterator[av.VideoFrame]:
+    """Decoded frames, packet by packet; a packet the decoder rejects is skipped and counted.
+
+    Demuxer errors (the container itself is broken) propagate as PyAV errors. With ``strict`` the
+    first rejected packet raises :class:`VideoDecodeError`.
+    """
+    for packet in container.demux(stream):
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError as exc:
+            t = (
+                float(packet.pts * packet.time_base) - t0
+                if packet.pts is not None and packet.time_base
+                else -1.0
+            )
+            reason = f"decoding failed at {max(t, 0.0):.1f} s: {_reason(exc)}"
+            if strict:
+                raise VideoDecodeError(path, reason) from exc
+            errors.count += 1
+            if errors.first_t is None:
+                errors.first_t, errors.first_reason = t, reason
+            log.debug("%s: skipping an undecodable packet: %s", path, reason)
+            continue
+        yield from frames
 
 
 def target_size(width: int, height: int, size: Size) -> tuple[int, int]:
@@ -249,7 +296,7 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         stream = _video_stream(container, p)
         tag_rot = _tag_rotation(stream)
         try:
-            first = next(iter(container.decode(stream)), None)
+            first = next(_decode_skipping(container, stream, _PacketErrors(), False, p, 0.0), None)
         except _AV_ERRORS as exc:
             raise VideoDecodeError(p, f"decoding failed at 0.0 s: {_reason(exc)}") from exc
         if first is None:
@@ -319,12 +366,13 @@ def iter_frames(
         prev_used = False  # whether prev_arr was already yielded (then yield copies)
         last_dur = 1.0 / src_fps if src_fps > 0 else 1.0 / fps
         error: str | None = None
+        skipped = _PacketErrors()
 
         def emit(frame_arr: np.ndarray, used: bool) -> np.ndarray:
             return frame_arr.copy() if used else frame_arr
 
         try:
-            for frame in container.decode(stream):
+            for frame in _decode_skipping(container, stream, skipped, strict, p, t0 or 0.0):
                 if frame.pts is not None and frame.time_base is not None:
                     t_abs = float(frame.pts * frame.time_base)
                     if t0 is None:
@@ -356,7 +404,16 @@ def iter_frames(
             log.warning("%s: %s; keeping the %.1f s that decoded", p, error, where)
 
         if prev is None:
+            if skipped.count:
+                raise VideoDecodeError(p, f"no decodable video frames ({skipped.first_reason})")
             raise VideoDecodeError(p, "no decodable video frames")
+        if skipped.count:
+            log.warning(
+                "%s: skipped %d undecodable packet(s) (first: %s); earlier frames fill the gaps",
+                p,
+                skipped.count,
+                skipped.first_reason,
+            )
         end = prev_t + last_dur
         if error is None and declared > 0:
             slack = max(_TRUNCATION_SLACK, 2.0 * last_dur)
