@@ -187,16 +187,36 @@ def test_classical_descriptor_motion_and_colour():
     blue = classical_descriptor(_square_clip(2, 0, colour=(40, 40, 220)))
     assert right.shape == (1, DIM)
     assert torch.allclose(right.norm(dim=1), torch.ones(1), atol=1e-5)
-    hof = slice(288, 296)  # global flow-orientation histogram, 8 signed bins from angle 0 (rightwards)
+    hof = slice(DIM - 64, DIM - 56)  # global flow-orientation histogram, 8 signed bins from angle 0 (rightwards)
     assert int(right[0, hof].argmax()) in (0, 7)
     assert int(left[0, hof].argmax()) in (3, 4)
     assert int(down[0, hof].argmax()) in (1, 2)  # image y grows downwards
     assert float(still[0, hof].abs().sum()) < 1e-3
     # same motion, other colour: the motion blocks agree, the colour blocks do not
-    motion = slice(288, DIM)
+    motion = slice(DIM - 64, DIM)
     colour = slice(64, 128)
     cos = torch.nn.functional.cosine_similarity
     assert cos(right[:, motion], blue[:, motion]).item() > 0.95
     assert cos(right[:, colour], blue[:, colour]).item() < 0.9
     assert cos(right[:, motion], left[:, motion]).item() < cos(right[:, motion], blue[:, motion]).item()
     assert not math.isnan(float(still.sum()))
+
+
+def _shape_clip(shape: str, cx: int, cy: int, r: int, h: int = 96, w: int = 128) -> torch.Tensor:
+    """A still shape (``square`` or ``disc``) of half-size ``r``: float (1, 4, 3, h, w) in [0, 1]."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    mask = (np.abs(xx - cx) <= r) & (np.abs(yy - cy) <= r) if shape == "square" else (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r
+    img = np.full((h, w, 3), 225, dtype=np.float32)
+    img[mask] = (40, 160, 60)
+    x = torch.from_numpy(np.repeat(img[None] / 255.0, 4, axis=0)).permute(0, 3, 1, 2)  # (4, h, w, 3) -> (4, 3, h, w)
+    return x.unsqueeze(0)
+
+
+def test_classical_object_block_is_position_and_size_invariant():
+    obj = slice(128, 236)  # the object-silhouette block
+    small_sq = classical_descriptor(_shape_clip("square", 30, 30, 6))[:, obj]
+    big_sq = classical_descriptor(_shape_clip("square", 90, 60, 12))[:, obj]
+    disc = classical_descriptor(_shape_clip("disc", 30, 30, 7))[:, obj]
+    cos = torch.nn.functional.cosine_similarity
+    assert cos(small_sq, big_sq).item() > 0.97
+    assert cos(small_sq, disc).item() < cos(small_sq, big_sq).item() - 0.02

@@ -16,6 +16,7 @@ from videogen import write_video
 
 from videobert.cli import main as cli_main
 from videobert.errors import InputFileError
+from videobert.features.backbones.classical import DIM
 from videobert.features.extract import collect_videos, extract, load_features, parse_shard
 from videobert.features.registry import build_backbone
 from videobert.utils.manifest import Manifest
@@ -65,15 +66,15 @@ def test_extract_files_manifest_and_rerun(videos, tmp_path):
     assert summary["n_clips"] == 2 * 3 + 1 + 1
     out = work / "features" / "classical"
     feats, times = load_features(work, "classical", "v00")
-    assert feats.dtype == np.float16 and feats.shape == (2, 352)
+    assert feats.dtype == np.float16 and feats.shape == (2, DIM)
     assert np.isfinite(feats).all() and np.abs(np.linalg.norm(feats.astype(np.float32), axis=1) - 1).max() < 1e-2
     assert times.dtype == np.float64
     np.testing.assert_allclose(times, [[0, 1.5], [1.5, 3.0]], atol=1e-6)
     nested, _ = load_features(work, "classical", "sub__nested")
-    assert nested.shape == (1, 352)  # 1.6 s at 25 fps -> one 1.5 s clip, 0.1 s tail dropped
+    assert nested.shape == (1, DIM)  # 1.6 s at 25 fps -> one 1.5 s clip, 0.1 s tail dropped
     np.testing.assert_allclose(load_features(work, "classical", "tiny")[1], [[0.0, 0.2]], atol=1e-6)
     info = json.loads((out / "info.json").read_text())
-    assert info["backbone"] == "classical" and info["dim"] == 352
+    assert info["backbone"] == "classical" and info["dim"] == DIM
     assert info["fps"] == 20.0 and info["clip_frames"] == 30 and info["stride_frames"] == 30
     latest = Manifest(work).latest("extract/classical")
     assert latest["v01"]["status"] == "ok" and latest["v01"]["n_clips"] == 2
@@ -126,6 +127,7 @@ def test_video_list_and_duplicate_ids(tmp_path):
 
 _CHILD = """
 import sys
+from videobert.features.backbones.classical import DIM
 from videobert.features.extract import extract
 extract(sys.argv[1], sys.argv[2], backbone="classical", batch_size=1, num_workers=1, progress=False)
 """
@@ -168,7 +170,7 @@ def test_cli_extract(videos, tmp_path):
                    "--work", str(work), "--no-progress", "--clip-frames", "20"])
     assert rc == 0
     feats, times = load_features(work, "classical", "v01")
-    assert feats.shape == (4, 352)  # 3.5 s in 1.0 s clips: 3 full + a 0.5 s partial
+    assert feats.shape == (4, DIM)  # 3.5 s in 1.0 s clips: 3 full + a 0.5 s partial
     np.testing.assert_allclose(times[1], [1.0, 2.0])
     with pytest.raises(SystemExit):
         cli_main(["-q", "extract", str(videos), "--backbone", "nope", "--work", str(work)])

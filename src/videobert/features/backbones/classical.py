@@ -2,26 +2,31 @@
 
 No network weights can be fetched here, so the demo's visual words are built from this descriptor.
 It must tell objects (shape, colour) and actions (motion) apart. On ``frames_per_clip`` (10)
-evenly spaced frames of a clip, resized to 72 x 96 pixels, it computes six blocks, each
+evenly spaced frames of a clip, resized to 96 x 128 pixels, it computes seven blocks, each
 L2-normalised (histograms after a square root, i.e. Hellinger), concatenated and scaled by
-1/sqrt(6) so the whole vector has unit norm:
+1/sqrt(7) so the whole vector has unit norm (DIM = 364):
 
 ==========  ====  ===========================================================================
 block       dims  content
 ==========  ====  ===========================================================================
-colour        64  joint RGB histogram (4 x 4 x 4 levels) of all pixels of all frames
+colour        64  joint RGB histogram (4 x 4 x 4 levels), every other frame
 fg colour     64  the same over foreground pixels (colour far from the clip's border median)
-shape        128  HOG of the clip's median frame: 8 unsigned orientations x 4 x 4 cells
-layout        32  foreground occupancy (4 x 4 cells), mean frame-difference energy (4 x 4 cells)
+object       108  the foreground silhouette, centred and scaled to its radius of gyration:
+                  6 x 6 occupancy (36) + HOG, 8 unsigned orientations x 3 x 3 cells (72)
+scene         32  HOG of the middle frame, 8 unsigned orientations x 2 x 2 cells
+layout        32  foreground occupancy (4 x 4 cells), frame-difference energy (4 x 4 cells)
 flow          40  HOF: Lucas-Kanade flow orientation (8 signed bins, magnitude-weighted), global
                   and per 2 x 2 quadrant
 dynamics      24  per-step mean flow (u, v), divergence, curl, energy: mean / std / mean |.|
-                  (15), sign changes of u and v (2), energy profile over the 9 steps (coarse, 6),
+                  (15), sign changes of u and v (2), energy profile over the steps (6),
                   log total motion (1)
 ==========  ====  ===========================================================================
 
 Flow is estimated by Lucas-Kanade least squares over 4 x 4 windows at half resolution
-(36 x 48) between consecutive selected frames (0.15 s apart at 20 fps x 30-frame clips).
+(48 x 64) between consecutive selected frames (0.15 s apart for 20 fps x 30-frame clips).
+Translation (slide, lift, drop), rotation (curl: spin), scaling (divergence: grow, shrink),
+oscillation (sign changes: shake) and appearance changes without flow (blink) all leave a
+distinct trace.
 """
 
 from __future__ import annotations
@@ -34,8 +39,9 @@ import torch.nn.functional as F
 
 from videobert.features.registry import Backbone, BackboneSpec, register_backbone, select_frames
 
-DIM = 64 + 64 + 128 + 32 + 40 + 24
-_BLOCKS = 6
+DIM = 64 + 64 + 108 + 32 + 32 + 40 + 24
+_BLOCKS = 7
+_CROP = 24  # object crop side (pixels) for the silhouette
 _FG_THRESH = 0.12  # colour distance (RGB in [0, 1]) from the border median that counts as foreground
 _EPS = 1e-6
 
@@ -121,41 +127,86 @@ def _lucas_kanade(i0: torch.Tensor, i1: torch.Tensor, win: int = 4) -> tuple[tor
     return u.clamp(-4, 4), v.clamp(-4, 4), valid
 
 
+def _object_shape(fg: torch.Tensor) -> torch.Tensor:
+    """Silhouette of the foreground object, normalised for position and size, averaged over frames.
+
+    Each frame's foreground mask is resampled (bilinear) in a square window centred on the mask's
+    centroid with half-side 2.2 x its radius of gyration, to ``_CROP`` x ``_CROP`` pixels; the
+    descriptor is the silhouette pooled to 6 x 6 cells (36) and a HOG of the silhouette (8
+    unsigned orientations x 3 x 3 cells, 72), both square-rooted, averaged over frames that show
+    an object (>= 6 foreground pixels).
+
+    Args:
+        fg: float (N, k, H, W) foreground masks in {0, 1}.
+    Returns:
+        float (N, 108).
+    """
+    n, k, h, w = fg.shape
+    m = fg.reshape(n * k, h, w)  # (N, k, H, W) -> (N*k, H, W)
+    ys = torch.arange(h, dtype=fg.dtype).view(1, h, 1)
+    xs = torch.arange(w, dtype=fg.dtype).view(1, 1, w)
+    mass = m.sum(dim=(1, 2))
+    safe = mass.clamp_min(1.0)
+    cx = (m * xs).sum(dim=(1, 2)) / safe
+    cy = (m * ys).sum(dim=(1, 2)) / safe
+    var = (m * ((xs - cx.view(-1, 1, 1)) ** 2 + (ys - cy.view(-1, 1, 1)) ** 2)).sum(dim=(1, 2)) / safe
+    r = (2.2 * var.sqrt()).clamp_min(3.0)
+    theta = torch.zeros(n * k, 2, 3, dtype=fg.dtype)
+    theta[:, 0, 0] = r * 2 / w
+    theta[:, 1, 1] = r * 2 / h
+    theta[:, 0, 2] = (2 * cx + 1) / w - 1
+    theta[:, 1, 2] = (2 * cy + 1) / h - 1
+    grid = F.affine_grid(theta, [n * k, 1, _CROP, _CROP], align_corners=False)
+    crop = F.grid_sample(m.unsqueeze(1), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    crop = crop.squeeze(1)  # (N*k, 1, C, C) -> (N*k, C, C)
+    sil = F.adaptive_avg_pool2d(crop.unsqueeze(1), (6, 6)).reshape(n * k, 36)  # (N*k, 1, 6, 6) -> (N*k, 36)
+    gx = torch.zeros_like(crop)
+    gy = torch.zeros_like(crop)
+    gx[:, :, 1:-1] = crop[:, :, 2:] - crop[:, :, :-2]
+    gy[:, 1:-1, :] = crop[:, 2:, :] - crop[:, :-2, :]
+    hog = _orient_hist(torch.remainder(torch.atan2(gy, gx), math.pi), torch.sqrt(gx * gx + gy * gy), 8, math.pi, (3, 3))
+    feats = torch.cat([sil.sqrt(), hog.sqrt()], dim=1).view(n, k, -1)  # (N*k, 108) -> (N, k, 108)
+    present = (mass >= 6).to(fg.dtype).view(n, k, 1)
+    return (feats * present).sum(dim=1) / present.sum(dim=1).clamp_min(1.0)
+
+
 def classical_descriptor(frames: torch.Tensor) -> torch.Tensor:
     """The colour / shape / motion descriptor of a batch of clips.
 
     Args:
         frames: float32 (N, k, 3, H, W) RGB in [0, 1] (k >= 2 selected frames; H, W divisible by 8).
     Returns:
-        float32 (N, DIM) unit-norm descriptors (DIM = 352).
+        float32 (N, DIM) unit-norm descriptors (DIM = 364).
     """
     n, k, c, h, w = frames.shape
     # --- colour -------------------------------------------------------------------------------
-    q = (frames.clamp(0, 1 - 1e-6) * 4).long()  # (N, k, 3, H, W) levels 0..3
-    qidx = (q[:, :, 0] * 16 + q[:, :, 1] * 4 + q[:, :, 2]).reshape(n, -1)  # (N, k, H, W) -> (N, k*H*W)
+    q = (frames[:, ::2].clamp(0, 1 - 1e-6) * 4).long()  # (N, k/2, 3, H, W) levels 0..3, every other frame
+    qidx = (q[:, :, 0] * 16 + q[:, :, 1] * 4 + q[:, :, 2]).reshape(n, -1)  # (N, k/2, H, W) -> (N, k/2*H*W)
     ones = torch.ones(qidx.shape, dtype=frames.dtype)
     colour = _hist_rgb(qidx, ones).sqrt()
     border = torch.cat(
         [frames[..., 0, :], frames[..., -1, :], frames[..., :, 0], frames[..., :, -1]], dim=-1
-    )  # (N, k, 3, 2W+2H)
+    )[..., ::3]  # (N, k, 3, P): every 3rd border pixel
     bg = border.permute(0, 2, 1, 3).reshape(n, c, -1).median(dim=2).values  # (N, k, 3, P) -> (N, 3, k*P) -> (N, 3)
     dist = (frames - bg.view(n, 1, c, 1, 1)).abs().amax(dim=2)  # (N, k, H, W)
     fg = (dist > _FG_THRESH).to(frames.dtype)
-    fg_colour = _hist_rgb(qidx, fg.reshape(n, -1)).sqrt()  # (N, k, H, W) -> (N, k*H*W)
+    fg_colour = _hist_rgb(qidx, fg[:, ::2].reshape(n, -1)).sqrt()  # (N, k/2, H, W) -> (N, k/2*H*W)
 
-    # --- shape: HOG of the median frame ---------------------------------------------------------
-    med = _gray(frames.median(dim=1).values)  # (N, H, W)
+    # --- shape: the object's silhouette (translation- and scale-normalised) and the scene ----------
+    obj_shape = _object_shape(fg)
+    med = _gray(frames[:, k // 2])  # (N, H, W) the middle frame
     gx = torch.zeros_like(med)
     gy = torch.zeros_like(med)
     gx[:, :, 1:-1] = med[:, :, 2:] - med[:, :, :-2]
     gy[:, 1:-1, :] = med[:, 2:, :] - med[:, :-2, :]
     mag = torch.sqrt(gx * gx + gy * gy)
     ang = torch.remainder(torch.atan2(gy, gx), math.pi)
-    shape = _orient_hist(ang, mag, 8, math.pi, (4, 4)).sqrt()
+    scene = _orient_hist(ang, mag, 8, math.pi, (2, 2)).sqrt()
 
-    # --- motion ---------------------------------------------------------------------------------
-    gray = _gray(frames)  # (N, k, H, W)
-    small = F.avg_pool2d(gray.reshape(n * k, 1, h, w), 2)  # (N, k, H, W) -> (N*k, 1, H/2, W/2)
+    # --- motion (at half resolution) ------------------------------------------------------------
+    half = F.avg_pool2d(frames.reshape(n * k, c, h, w), 2)  # (N, k, 3, H, W) -> (N*k, 3, H/2, W/2)
+    gray = _gray(half).view(n, k, h // 2, w // 2)  # (N*k, H/2, W/2) -> (N, k, H/2, W/2)
+    small = gray.reshape(n * k, 1, h // 2, w // 2)  # (N, k, H/2, W/2) -> (N*k, 1, H/2, W/2)
     small = F.avg_pool2d(F.pad(small, (1, 1, 1, 1), mode="replicate"), 3, stride=1)  # blur, same size
     hs, ws = small.shape[-2:]
     small = small.view(n, k, hs, ws)  # (N*k, 1, hs, ws) -> (N, k, hs, ws)
@@ -169,7 +220,7 @@ def classical_descriptor(frames: torch.Tensor) -> torch.Tensor:
     hof_q = _orient_hist(fang, fmag, 8, 2 * math.pi, (2, 2))  # (N*(k-1), 32)
     hof = torch.cat([hof_g, hof_q], dim=1).view(n, k - 1, -1).mean(dim=1).sqrt()  # (N*(k-1), 40) -> (N, 40)
 
-    energy_map = (gray[:, 1:] - gray[:, :-1]).abs()  # (N, k-1, H, W)
+    energy_map = (gray[:, 1:] - gray[:, :-1]).abs()  # (N, k-1, H/2, W/2)
     energy = energy_map.mean(dim=(2, 3))  # (N, k-1)
     layout = torch.cat(
         [
@@ -205,7 +256,7 @@ def classical_descriptor(frames: torch.Tensor) -> torch.Tensor:
         dim=1,
     )
 
-    blocks = [colour, fg_colour, shape, layout, hof, dynamics]
+    blocks = [colour, fg_colour, obj_shape, scene, layout, hof, dynamics]
     out = torch.cat([_l2(b) for b in blocks], dim=1) / math.sqrt(_BLOCKS)
     return out
 
@@ -242,11 +293,11 @@ register_backbone(
         dim=DIM,
         kind="classical",
         frames_per_clip=10,
-        resize_size=(72, 96),
-        crop_size=(72, 96),
+        resize_size=(96, 128),
+        crop_size=(96, 128),
         mean=(0.0, 0.0, 0.0),
         std=(1.0, 1.0, 1.0),
-        decode_size=(72, 96),
+        decode_size=(96, 128),
         min_crop=(16, 16),
         description="offline colour + HOG + optical-flow (HOF) descriptor, no weights (the demo's feature)",
         extra={"factory": _factory},
