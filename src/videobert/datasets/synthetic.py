@@ -74,14 +74,14 @@ class RecipeTemplate:
 
 RECIPES: dict[str, RecipeTemplate] = {
     "salad": RecipeTemplate(
-        ("slide", "spin", "shake", "slide", "lift", "spin", "drop", "shake"),
+        ("slide", "spin", "shake", "slide", "lift", "blink", "drop", "shake"),
         ("circle", "ring", "heart"),
         ("green", "red", "yellow"),
     ),
     "soup": RecipeTemplate(
-        ("drop", "drop", "spin", "grow", "shake", "spin", "lift"),
+        ("drop", "shrink", "spin", "grow", "shake", "spin", "lift"),
         ("circle", "ring", "square"),
-        ("orange", "red", "yellow"),
+        ("orange", "red", "pink"),
     ),
     "cake": RecipeTemplate(
         ("grow", "lift", "drop", "grow", "shrink", "spin", "blink"),
@@ -89,7 +89,7 @@ RECIPES: dict[str, RecipeTemplate] = {
         ("pink", "purple", "yellow"),
     ),
     "pizza": RecipeTemplate(
-        ("slide", "grow", "drop", "drop", "spin", "shrink", "slide", "lift"),
+        ("slide", "grow", "drop", "blink", "spin", "shrink", "slide", "lift"),
         ("triangle", "circle", "square"),
         ("red", "yellow", "orange"),
     ),
