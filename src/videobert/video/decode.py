@@ -17,10 +17,20 @@ Rotation
     is a non-square sample aspect ratio (frames keep their stored pixel grid).
 
 Bad input
-    Every failure raises :class:`videobert.errors.VideoDecodeError` with a clear reason; no raw
-    ``av`` error escapes. A truncated or corrupt file that decodes partially yields the frames that
-    decode and logs a warning (``decoding failed at 3.2 s: ...`` or ``truncated: decoded 3.2 s of
-    10.0 s``); it raises only when no frame decodes at all, or with ``strict=True``.
+    Every failure raises :class:`videobert.errors.VideoDecodeError` with a clear reason ("zero-byte
+    file", "not a media file / invalid data (...)", "no video stream (audio only)", "no decodable
+    video frames", "decoding failed at 3.2 s: ..."); no raw ``av`` error escapes. Damaged files that
+    still partly decode are decoded as far as possible, with a warning, and raise only with
+    ``strict=True``:
+
+    - a packet the decoder rejects is skipped (the frame before it fills the gap on the grid) and
+      counted: ``skipped 1 undecodable packet(s) (first: decoding failed at 3.2 s: ...)``;
+    - a demuxer error ends the stream there: ``decoding failed at 3.2 s: ...``;
+    - a stream ending well before its declared duration (cut-off file; a demuxer that lost sync):
+      ``truncated: decoded 3.2 s of 10.0 s``. The declared duration is the video stream's, else the
+      container's, which can include a longer audio track: then this warning is a false alarm.
+
+    Without ``strict`` an error is raised only when no frame decodes at all.
 """
 
 from __future__ import annotations
