@@ -16,6 +16,7 @@ from videobert.commands import synth as synth_command
 from videobert.datasets.synthetic import (
     COLOURS,
     RECIPE_TYPES,
+    RECIPES,
     SHAPES,
     VERBS,
     Step,
@@ -92,6 +93,15 @@ def test_plan_is_deterministic_covers_taxonomy_and_respects_times() -> None:
     total = sum(p.duration for p in plans)
     assert 25 * 60 <= total <= 45 * 60, total  # default corpus: ~30-40 min of video
     assert all(25 <= p.duration <= 60 for p in plans)
+
+    # Recipe types are learnable from the steps: the nearest template by bag of verbs is right mostly.
+    def bag(verbs: list[str] | tuple[str, ...]) -> np.ndarray:
+        v = np.array([verbs.count(x) for x in VERBS], dtype=float)
+        return v / np.linalg.norm(v)
+
+    templates = np.stack([bag(RECIPES[r].verbs) for r in RECIPE_TYPES])  # (R, V)
+    nearest = [RECIPE_TYPES[int(np.argmax(templates @ bag([s.verb for s in p.steps])))] for p in plans]
+    assert np.mean([r == p.recipe_type for r, p in zip(nearest, plans, strict=True)]) > 0.8
 
     n_sentences = n_off = 0
     for p in plans:

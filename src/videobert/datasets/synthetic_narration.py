@@ -151,7 +151,8 @@ def _add_fillers(
         pos = int(rng.integers(1, len(out) - 1))
         out[pos:pos] = _pick(rng, _FILLERS_MID).split()
     if rng.random() < p_start:
-        out = _pick(rng, _FILLERS_START).split() + out
+        filler = _pick(rng, _FILLERS_START).split()
+        out = (filler if filler[-1] != out[0] else filler[:-1]) + out  # no "so so first"
     if rng.random() < p_end:
         out = out + _pick(rng, _FILLERS_END).split()
     return out
