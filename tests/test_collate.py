@@ -255,3 +255,18 @@ def test_out_of_range_visual_word_is_an_error(tok) -> None:
         collate([Example(None, [N_WORDS], VIDEO_ONLY)], tok, CollateConfig(), np.random.default_rng(0))
     with pytest.raises(VideoBertError):
         collate([Example(None, [-1], VIDEO_ONLY)], tok, CollateConfig(), np.random.default_rng(0))
+
+
+def test_regime_mix_is_kept_with_video_only_rows(tmp_path, tok) -> None:
+    from videobert.data.collate import balance_regimes
+
+    assert balance_regimes(CollateConfig(regime_ratios=(0.2, 0.2, 0.6)), 0.1).regime_ratios == pytest.approx(
+        (0.2 / 0.9, 0.1 / 0.9, 0.6 / 0.9)
+    )
+    write_corpus(tmp_path / "train.parquet", synthetic_rows(40, 25, seed=7, video_only_every=10))  # 10% rows
+    cfg = CollateConfig(max_length=32)
+    stream = PretrainStream(tmp_path, "train", tok, cfg, batch_size=50, seed=3, shuffle_buffer=300)
+    assert stream.video_only_fraction == pytest.approx(0.1)
+    it = iter(stream)
+    regimes = torch.cat([next(it)["regime"] for _ in range(40)]).numpy()
+    np.testing.assert_allclose(np.bincount(regimes, minlength=3) / len(regimes), cfg.regime_ratios, atol=0.035)

@@ -5,6 +5,8 @@ An *example* is made from one anchor row of the corpus and its neighbours in the
 
 1. Regime: text-only (0), video-only (1) or text-video (2), drawn with ``CollateConfig.regime_ratios``.
    A row without text (video-only rows) always gives regime 1; a row without clips gives regime 0.
+   The streams (data/dataset.py) pass ratios adjusted by :func:`balance_regimes` so that the mix
+   over the whole corpus, video-only rows included, matches the configuration.
 2. Concatenation: with ``concat_prob`` the anchor is joined with the following sentences of the same
    video (preceding ones at a video's end) into 2..``max_concat`` rows; their clips are united by
    clip index, so overlapping spans are not repeated. This survives loose ASR-to-clip alignment.
@@ -28,6 +30,7 @@ Batch keys are exactly those of docs/ARCHITECTURE.md.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,6 +74,26 @@ class CollateConfig:
             raise VideoBertError(f"max_length must be >= 5, got {self.max_length}")
         if self.mask_token_frac + self.random_token_frac > 1:
             raise VideoBertError("mask_token_frac + random_token_frac must be <= 1")
+
+
+def balance_regimes(cfg: CollateConfig, video_only_fraction: float) -> CollateConfig:
+    """``cfg`` with regime ratios for *text rows* that make the overall mix match ``cfg.regime_ratios``.
+
+    Video-only rows (a fraction ``q`` of the corpus) can only give regime 1; text rows then use
+    ratios ``(r0', r1', r2')`` with ``r1' = max(0, (r1 - q) / (1 - q))`` and r0', r2' in the
+    configured proportion, so that overall ``P(1) = q + (1 - q) r1' = r1`` whenever ``q <= r1``.
+    """
+    r = np.asarray(cfg.regime_ratios, dtype=np.float64)
+    r = r / r.sum()
+    q = float(min(max(video_only_fraction, 0.0), 1.0))
+    if q <= 0.0 or q >= 1.0:
+        return cfg
+    r1 = max(0.0, (r[1] - q) / (1.0 - q))
+    rest = r[0] + r[2]
+    if rest <= 0:
+        return cfg
+    r0, r2 = (1.0 - r1) * r[0] / rest, (1.0 - r1) * r[2] / rest
+    return dataclasses.replace(cfg, regime_ratios=(float(r0), float(r1), float(r2)))
 
 
 @dataclass

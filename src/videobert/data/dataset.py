@@ -2,7 +2,9 @@
 
 :class:`PretrainStream` reads ``corpus/<split>.parquet`` one row group at a time (the corpus
 writer uses row groups of 1024 rows), builds one example per anchor row
-(:func:`videobert.data.collate.make_example`, neighbours taken from the same row group), passes
+(:func:`videobert.data.collate.make_example`, neighbours taken from the same row group; regime
+ratios for text rows corrected for the corpus's share of video-only rows by
+:func:`videobert.data.collate.balance_regimes`), passes
 them through a bounded shuffle buffer and collates ``batch_size`` of them per batch. Memory is
 bounded by one row group plus ``shuffle_buffer`` examples, whatever the corpus size.
 
@@ -28,7 +30,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 
-from videobert.data.collate import CollateConfig, Example, RowBlock, collate, make_example
+from videobert.data.collate import CollateConfig, Example, RowBlock, balance_regimes, collate, make_example
 from videobert.errors import StageMissingError, VideoBertError
 from videobert.text.tokenizer import VideoBertTokenizer
 
@@ -50,6 +52,18 @@ def _row_group_offsets(pf: pq.ParquetFile) -> list[int]:
         offs.append(total)
         total += pf.metadata.row_group(g).num_rows
     return offs
+
+
+def video_only_fraction(pf: pq.ParquetFile) -> float:
+    """Fraction of rows with ``sentence_index == -1`` (read one int32 column per row group)."""
+    n = pf.metadata.num_rows
+    if n == 0:
+        return 0.0
+    count = 0
+    for g in range(pf.num_row_groups):
+        col = pf.read_row_group(g, columns=["sentence_index"]).column("sentence_index").to_numpy()
+        count += int((col < 0).sum())
+    return count / n
 
 
 def _examples(
@@ -107,6 +121,8 @@ class PretrainStream:
         pf = _open(self.corpus_dir, split)
         self.num_rows = pf.metadata.num_rows
         self.rows_per_rank = len(range(rank, self.num_rows, world_size))
+        self.video_only_fraction = video_only_fraction(pf)
+        self.row_cfg = balance_regimes(cfg, self.video_only_fraction)  # ratios used for text rows
         if self.rows_per_rank == 0:
             raise VideoBertError(f"{self.corpus_dir / split}.parquet: no rows for rank {rank} of {world_size}")
 
@@ -145,7 +161,7 @@ class PretrainStream:
             buffer[k], buffer[-1] = buffer[-1], buffer[k]
             return buffer.pop()
 
-        for ex in _examples(pf, order, self.cfg, key, self.rank, self.world_size):
+        for ex in _examples(pf, order, self.row_cfg, key, self.rank, self.world_size):
             buffer.append(ex)
             if len(buffer) >= self.shuffle_buffer:
                 pending.append(pop())
@@ -186,7 +202,8 @@ def eval_batches(
     pf = _open(corpus_dir, split)
     pending: list[Example] = []
     n = 0
-    for ex in _examples(pf, list(range(pf.num_row_groups)), cfg, (seed, 0, 0, 13), 0, 1):
+    row_cfg = balance_regimes(cfg, video_only_fraction(pf))
+    for ex in _examples(pf, list(range(pf.num_row_groups)), row_cfg, (seed, 0, 0, 13), 0, 1):
         pending.append(ex)
         if len(pending) == batch_size:
             if max_batches is not None and n >= max_batches:
