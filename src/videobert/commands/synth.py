@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import logging
 
-from videobert.datasets.synthetic import CODECS
-
-log = logging.getLogger(__name__)
+from videobert.datasets.synthetic import (
+    CODECS,
+    DEFAULT_FPS,
+    DEFAULT_HEIGHT,
+    DEFAULT_N_VIDEOS,
+    DEFAULT_WIDTH,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,11 +22,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "OUT/taxonomy.json. Deterministic by --seed; re-running with the same parameters does nothing.",
     )
     p.add_argument("out", metavar="OUT", help="output folder")
-    p.add_argument("--videos", type=int, default=60, help="number of videos (default 60, ~36 min of video)")
+    p.add_argument(
+        "--videos",
+        type=int,
+        default=DEFAULT_N_VIDEOS,
+        help="number of videos (default %(default)s, ~36 min of video)",
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--width", type=int, default=128, help="frame width in pixels, even (default 128)")
-    p.add_argument("--height", type=int, default=96, help="frame height in pixels, even (default 96)")
-    p.add_argument("--fps", type=float, default=20.0, help="frames per second (default 20)")
+    p.add_argument(
+        "--width", type=int, default=DEFAULT_WIDTH, help="frame width in pixels, even (default %(default)s)"
+    )
+    p.add_argument(
+        "--height",
+        type=int,
+        default=DEFAULT_HEIGHT,
+        help="frame height in pixels, even (default %(default)s)",
+    )
+    p.add_argument("--fps", type=float, default=DEFAULT_FPS, help="frames per second (default %(default)s)")
     p.add_argument("--codec", choices=sorted(CODECS), default="h264", help="video codec (default h264 .mp4)")
     p.add_argument(
         "--subset-split", type=float, default=0.8, help="fraction of videos in 'training' (default 0.8)"
@@ -40,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     """Generate the corpus and log a summary."""
     from videobert.datasets.synthetic import synthesize
 
-    res = synthesize(
+    synthesize(  # logs its own summary: videos, minutes of video, steps, steps per verb
         args.out,
         n_videos=args.videos,
         seed=args.seed,
@@ -52,14 +67,5 @@ def run(args: argparse.Namespace) -> int:
         max_steps=args.max_steps,
         force=args.force,
         workers=args.workers,
-    )
-    log.info(
-        "%s: %d videos, %.1f min total, %d steps; verbs: %s%s",
-        res.out_dir,
-        res.n_videos,
-        res.total_duration / 60,
-        res.n_steps,
-        ", ".join(f"{v} {n}" for v, n in res.verb_counts.items()),
-        " (already there)" if res.skipped else "",
     )
     return 0

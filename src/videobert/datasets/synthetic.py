@@ -117,6 +117,9 @@ BACKGROUNDS: tuple[tuple[int, int, int], ...] = (
 )
 
 PLAN_VERSION = 1
+#: Defaults of :func:`synthesize` and ``videobert synth``: ~36 min of 128x96 video at 20 fps.
+DEFAULT_N_VIDEOS = 60
+DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_FPS = 128, 96, 20.0
 STEP_SECONDS = (2.5, 4.5)
 GAP_SECONDS = (0.3, 1.0)
 CHAT_GAP_SECONDS = (3.0, 4.0)
@@ -402,11 +405,11 @@ class SynthResult:
 
 def synthesize(
     out_dir: str | os.PathLike[str],
-    n_videos: int = 60,
+    n_videos: int = DEFAULT_N_VIDEOS,
     seed: int = 0,
-    width: int = 128,
-    height: int = 96,
-    fps: float = 20.0,
+    width: int = DEFAULT_WIDTH,
+    height: int = DEFAULT_HEIGHT,
+    fps: float = DEFAULT_FPS,
     codec: str = "h264",
     subset_split: float = 0.8,
     max_steps: int | None = None,
@@ -465,8 +468,15 @@ def synthesize(
         old = read_json(meta_path)
         same = old.get("params") == params
         if same and old.get("complete") and all(p.exists() for p in paths):
-            log.info("%s already holds this corpus (%d videos); nothing to do", out, n_videos)
-            return result(True)
+            res = result(True)
+            log.info(
+                "%s already holds this corpus: %d videos, %.1f min of video, %d steps; nothing to do",
+                out,
+                res.n_videos,
+                res.total_duration / 60,
+                res.n_steps,
+            )
+            return res
         if not same and not force:
             raise VideoBertError(
                 f"{meta_path}: this folder holds a corpus made with other parameters "
