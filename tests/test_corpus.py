@@ -71,6 +71,7 @@ def test_known_transcript_gives_expected_visual_words(tmp_path, tok) -> None:
             Segment(1.4, 3.0, "the red cube"),
             Segment(5.0, 8.0, "and we cut it slowly"),
             Segment(9.1, 9.4, "then we wash the knife"),  # covers no clip midpoint: nearest clip 9
+            Segment(14.5, 16.0, "thanks for watching my video"),  # > 2 s after the last clip: dropped
         ],
     )
     (tdir / "b.json").write_text("[{\"start\": 1, \"end\": 2}]", encoding="utf-8")  # no usable sentence
@@ -93,6 +94,7 @@ def test_known_transcript_gives_expected_visual_words(tmp_path, tok) -> None:
     assert all(r["text"] == "" and r["text_ids"] == [] for r in b_rows)
     assert rows.index(a_rows[0]) < rows.index(b_rows[0])  # videos contiguous, sorted
     assert stats["sentences"] == 3 and stats["video_only_rows"] == 3 and stats["skipped_entries"] == 1
+    assert stats["sentences_outside_video"] == 1
     assert stats["train_rows"] == 6 and stats["val_rows"] == 0
     assert stats["mean_words"] == pytest.approx((6 + 5 + 5) / 3)
     assert json.loads((tmp_path / "corpus" / "stats.json").read_text())["pairs"] == 3

@@ -80,9 +80,10 @@ def test_json_list_and_howto100m_layouts(tmp_path) -> None:
         "end": [s.end for s in SEGMENTS],
         "text": [s.text for s in SEGMENTS],
     }
-    for name, obj in (("list.json", as_list), ("cols.json", as_columns)):
+    as_whisper = {"text": "all", "segments": as_list}
+    for name, obj in (("list.json", as_list), ("cols.json", as_columns), ("whisper.json", as_whisper)):
         path = tmp_path / name
-        path.write_text(json.dumps(as_list if name == "list.json" else obj), encoding="utf-8")
+        path.write_text(json.dumps(obj), encoding="utf-8")
         tr = read_transcript(path)
         assert tr.segments == SEGMENTS, name
         assert tr.skipped == []

@@ -7,7 +7,8 @@ gets the one clip whose midpoint is nearest to the sentence's midpoint (ties: th
 Rows (schema in docs/ARCHITECTURE.md): one per sentence, in time order within a video. A video
 without a transcript (or whose transcript has no usable sentence) gives video-only rows
 (``sentence_index = -1``, ``text = ""``, empty ``text_ids``): its clips cut into consecutive
-chunks of ``video_only_chunk`` clips. Rows of one video are contiguous; videos in sorted id order.
+chunks of ``video_only_chunk`` clips. Sentences lying wholly more than 2 s before the first clip
+or after the last one (a transcript longer than its video) are dropped and counted. Rows of one video are contiguous; videos in sorted id order.
 
 Train/val split by video: ``subset`` of YouCook2-layout annotations (``"training"`` -> train,
 anything else -> val) when the annotations name the video; otherwise a seeded fraction
@@ -164,6 +165,7 @@ def _video_rows(
     sentence_cfg: SentenceConfig,
     video_only_chunk: int,
     stats: dict[str, Any],
+    max_outside: float = 2.0,
 ) -> Iterator[dict[str, Any]]:
     sentences = []
     if transcript is not None:
@@ -174,9 +176,12 @@ def _video_rows(
         except TranscriptError as exc:
             log.warning("%s", exc)
             stats["bad_transcripts"].append(str(exc))
-    if sentences:
+    lo, hi = float(times[0, 0]) - max_outside, float(times[-1, 1]) + max_outside
+    kept = [s for s in sentences if s.end > lo and s.start < hi]
+    stats["sentences_outside_video"] += len(sentences) - len(kept)
+    if kept:
         stats["videos_with_text"] += 1
-        for k, sent in enumerate(sentences):
+        for k, sent in enumerate(kept):
             first, last = align_sentence(sent.start, sent.end, times)
             stats["sentences"] += 1
             stats["words"] += sent.n_words
@@ -249,6 +254,7 @@ def build_corpus(
         "words": 0,
         "video_only_rows": 0,
         "skipped_entries": 0,
+        "sentences_outside_video": 0,
         "bad_transcripts": [],
         "skipped_videos": [],
         "n_words": n_words,

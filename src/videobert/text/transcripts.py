@@ -5,8 +5,8 @@ Supported layouts:
 * ``.srt``: numbered cues ``HH:MM:SS,mmm --> HH:MM:SS,mmm`` followed by text lines.
 * ``.vtt``: ``WEBVTT`` header, optional cue identifiers, ``HH:MM:SS.mmm --> ...`` or ``MM:SS.mmm``
   timings (cue settings after the end time are ignored), ``NOTE`` / ``STYLE`` / ``REGION`` blocks.
-* ``.json``: a list of ``{"start", "end", "text"}`` objects, or HowTo100M's column layout
-  ``{"start": [...], "end": [...], "text": [...]}``.
+* ``.json``: a list of ``{"start", "end", "text"}`` objects (also under a ``"segments"`` key, as
+  Whisper writes it), or HowTo100M's column layout ``{"start": [...], "end": [...], "text": [...]}``.
 
 Bytes are decoded as UTF-8 (a BOM is dropped); a file that is not valid UTF-8 falls back to
 cp1252, then latin-1 (which never fails), with a warning. HTML-like tags (``<i>``, ``<c.colour>``,
@@ -157,6 +157,8 @@ def _parse_json(text: str, path: Path) -> tuple[list[Segment], list[str]]:
     except json.JSONDecodeError as exc:
         raise TranscriptError(path, f"invalid JSON at line {exc.lineno}: {exc.msg}") from exc
     entries: list[tuple[str, object, object, object]] = []
+    if isinstance(data, dict) and isinstance(data.get("segments"), list):  # Whisper-style output
+        data = data["segments"]
     if isinstance(data, dict) and all(k in data for k in ("start", "end", "text")):
         starts, ends, texts = data["start"], data["end"], data["text"]
         if not all(isinstance(x, list) for x in (starts, ends, texts)):
