@@ -128,7 +128,7 @@ CODECS: dict[str, tuple[str, str, str]] = {  # name -> (encoder, container suffi
     "h264": ("libx264", ".mp4", "yuv420p"),
     "vp9": ("libvpx-vp9", ".webm", "yuv420p"),
     "mjpeg": ("mjpeg", ".avi", "yuvj420p"),
-    "ffv1": ("ffv1", ".mkv", "yuv444p"),
+    "ffv1": ("ffv1", ".mkv", "bgr0"),  # lossless RGB
 }
 
 

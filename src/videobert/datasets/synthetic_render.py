@@ -245,7 +245,8 @@ def encode_video(
 ) -> Path:
     """Render ``plan`` and encode it to ``path`` atomically (temp file in the same folder, then rename).
 
-    ``codec`` is a key of ``CODECS``: h264 (libx264, yuv420p, preset ultrafast, crf 23), vp9, mjpeg, ffv1.
+    ``codec`` is a key of ``CODECS``: h264 (libx264, yuv420p, preset ultrafast, crf 23), vp9, mjpeg,
+    ffv1 (lossless RGB).
     Encoders run single-threaded so the same plan gives the same bytes.
     """
     encoder, _suffix, pix_fmt = CODECS[codec]
