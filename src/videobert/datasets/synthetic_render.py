@@ -203,6 +203,7 @@ def _i420_frames(plan: VideoPlan, width: int, height: int, fps: float) -> Iterat
             cb = chroma[:q].reshape(height // 2, width // 2)  # (H*W/4,) -> (H/2, W/2)
             cr = chroma[q:].reshape(height // 2, width // 2)  # (H*W/4,) -> (H/2, W/2)
             pc = part[h:].reshape(-1)  # (h/2, w) -> (h*w/2,)
+            # the box's Cb and Cr planes: (h*w/4,) -> (h/2, w/2) each
             cb[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2] = pc[: h * w // 4].reshape(h // 2, w // 2)
             cr[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2] = pc[h * w // 4 :].reshape(h // 2, w // 2)
         yield out
