@@ -14,7 +14,7 @@ An *example* is made from one anchor row of the corpus and its neighbours in the
    ``subsample_range`` (inclusive; the paper's 1-5x), so one model sees several speeds.
 4. Alignment negatives: a text-video example is, with ``negative_prob``, given the clips of another
    row of a different video (or, when the block holds one video, a non-overlapping time of the
-   same video): ``alignment_labels`` 0; aligned examples 1; other regimes -100.
+   same video), spanning as many sentences as the positive would: ``alignment_labels`` 0; aligned examples 1; other regimes -100.
 5. Future clips: a video-carrying positive example is, with ``future_prob``, marked to predict its
    last 1..``future_max_clips`` clips: they are always replaced by ``[MASK]`` and labelled (the
    "predict what comes next" objective), and excluded from random masking.
@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -106,7 +106,6 @@ class Example:
     alignment: int = IGNORE_INDEX
     future: int = 0  # number of final clips to predict
     video_id: str = ""
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -195,7 +194,8 @@ def make_example(block: RowBlock, anchor: int, cfg: CollateConfig, rng: np.rando
             if rng.random() < cfg.negative_prob:
                 neg = _negative_row(block, anchor, c0, c1, rng)
                 if neg is not None:
-                    words, _, _ = _clips(block, [neg])
+                    # as many neighbouring rows as the positive had, so length gives nothing away
+                    words, _, _ = _clips(block, _window(block, neg, len(rows)))
                     alignment = 0
         visual = _subsample(words, cfg, rng)[: cfg.max_video_tokens]
     if text is not None or visual is not None:
