@@ -1,0 +1,244 @@
+"""Text <-> video retrieval over annotated segments by VideoBERT's alignment score, zero-shot and
+after fine-tuning.
+
+Every sentence of N evaluation segments is paired with every segment's visual words
+(``[CLS] sentence [>] video [SEP]``) and scored by log P(aligned) from the alignment head: an
+(N, N) matrix whose diagonal holds the true pairs. Text->video ranks each row, video->text each
+column: R@1/5/10 and median rank (ties pessimistic, see ``videobert.eval.metrics``); chance
+R@K = K/N, median rank (N+1)/2. N is capped (``max_segments``) so the N^2 scoring stays bounded;
+by default only one segment per distinct sentence is kept so every text query has one right answer.
+
+Fine-tuning: the top ``top_layers`` encoder layers, the pooler and the alignment head (copies; the
+loaded model is untouched) are trained on training-subset pairs — each segment with its own visual
+words (aligned) and with another segment's (not aligned; half from the same video, half from
+another) — for a few epochs. The frozen lower layers run once per pair (cached) and, at test
+time, once per pair for both the zero-shot and the fine-tuned scores.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from videobert.errors import VideoBertError
+from videobert.eval.metrics import retrieval_chance, retrieval_metrics, topk_predictions
+from videobert.tasks.common import Segment, TopStack, encode, lower_forward, pad_batch, seed_everything
+
+log = logging.getLogger(__name__)
+
+TASK = "retrieve"
+
+
+@dataclass
+class RetrieveConfig:
+    """Settings of retrieval.
+
+    Attributes:
+        subset: annotation subset evaluated; train_subset: the one fine-tuned on.
+        max_segments: N, the number of evaluation segments (evenly chosen), N^2 pairs scored.
+        unique_sentences: keep one segment per distinct sentence (unambiguous queries).
+        max_length: tokens per pair (visual words subsampled to fit).
+        batch_size: pairs per forward pass.
+        finetune: also fine-tune and re-evaluate.
+        top_layers: encoder layers fine-tuned (plus the pooler and the alignment head).
+        epochs, lr, train_batch_size: fine-tuning budget.
+        max_train_segments: cap on training segments (each gives one positive and one negative).
+        ks: the K of each R@K.
+        seed: sampling and initialisation seed.
+    """
+
+    subset: str = "validation"
+    train_subset: str = "training"
+    max_segments: int = 100
+    unique_sentences: bool = True
+    max_length: int = 64
+    batch_size: int = 256
+    finetune: bool = True
+    top_layers: int = 1
+    epochs: int = 3
+    lr: float = 1e-4
+    train_batch_size: int = 32
+    max_train_segments: int = 1000
+    ks: tuple[int, ...] = (1, 5, 10)
+    seed: int = 0
+
+
+class AlignmentScorer(torch.nn.Module):
+    """Top layers (copied) + pooler + alignment head: log P(aligned) from lower-layer states."""
+
+    def __init__(self, model: Any, n_top: int, copy_weights: bool = True) -> None:
+        super().__init__()
+        self.top = TopStack(model, n_top, copy=copy_weights)
+        self.alignment = copy.deepcopy(model.cls.alignment) if copy_weights else model.cls.alignment
+
+    def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Alignment logits (B, 2) from hidden (B, L, H) and attention_mask (B, L)."""
+        _, pooled = self.top(hidden, attention_mask)  # (B, H)
+        return self.alignment(pooled)
+
+
+def select_segments(segments: list[Segment], cfg: RetrieveConfig) -> list[Segment]:
+    """The evaluation segments: one per distinct sentence (if asked), at most ``max_segments``, evenly chosen."""
+    if cfg.unique_sentences:
+        seen: set[str] = set()
+        uniq = []
+        for s in segments:
+            key = " ".join(s.sentence.lower().split())
+            if key and key not in seen:
+                seen.add(key)
+                uniq.append(s)
+        segments = uniq
+    if len(segments) > cfg.max_segments:
+        keep = np.linspace(0, len(segments) - 1, cfg.max_segments).round().astype(int)
+        segments = [segments[i] for i in keep]
+    return segments
+
+
+def _training_pairs(
+    tokenizer: Any, segments: list[Segment], cfg: RetrieveConfig
+) -> tuple[list[tuple[list[int], list[int]]], np.ndarray]:
+    rng = np.random.default_rng(cfg.seed)
+    if len(segments) > cfg.max_train_segments:
+        segments = [segments[i] for i in sorted(rng.choice(len(segments), cfg.max_train_segments, replace=False))]
+    by_video: dict[str, list[int]] = {}
+    for i, s in enumerate(segments):
+        by_video.setdefault(s.video_id, []).append(i)
+    seqs, labels = [], []
+    for i, s in enumerate(segments):
+        text = tokenizer.encode_text(s.sentence)
+        seqs.append(encode(tokenizer, text, s.visual_words, cfg.max_length))
+        labels.append(1)
+        same = [j for j in by_video[s.video_id] if j != i and segments[j].sentence != s.sentence]
+        if same and rng.random() < 0.5:
+            j = int(rng.choice(same))
+        else:
+            j = int(rng.integers(len(segments)))
+            while len(segments) > 1 and segments[j].sentence == s.sentence:
+                j = int(rng.integers(len(segments)))
+        seqs.append(encode(tokenizer, text, segments[j].visual_words, cfg.max_length))
+        labels.append(0)
+    return seqs, np.asarray(labels, dtype=np.int64)
+
+
+def finetune_alignment(model: Any, tokenizer: Any, train_segments: list[Segment], cfg: RetrieveConfig) -> AlignmentScorer:
+    """Fine-tune a copy of the top layers + alignment head on positive / negative training pairs."""
+    seed_everything(cfg.seed)
+    seqs, labels = _training_pairs(tokenizer, train_segments, cfg)
+    order = np.argsort([len(s[0]) for s in seqs], kind="stable")  # bucket by length
+    batches = []
+    model.eval()
+    with torch.no_grad():  # not inference_mode: the cached states feed autograd later
+        for b0 in range(0, len(order), cfg.train_batch_size):
+            idx = order[b0 : b0 + cfg.train_batch_size]
+            batch = pad_batch([seqs[i] for i in idx], int(tokenizer.pad_token_id))
+            hidden = lower_forward(model, batch, cfg.top_layers).float()  # (B, L, H)
+            batches.append((hidden, batch["attention_mask"].clone(), torch.as_tensor(labels[idx])))
+    scorer = AlignmentScorer(model, cfg.top_layers)
+    opt = torch.optim.AdamW(scorer.parameters(), lr=cfg.lr, weight_decay=0.01)
+    rng = np.random.default_rng(cfg.seed)
+    scorer.train()
+    for epoch in range(cfg.epochs):
+        total = 0.0
+        for b in tqdm(rng.permutation(len(batches)), desc=f"retrieve fine-tune {epoch + 1}", leave=False):
+            hidden, mask, y = batches[int(b)]
+            loss = torch.nn.functional.cross_entropy(scorer(hidden, mask), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.detach())
+        log.info("retrieve fine-tune epoch %d: loss %.4f", epoch + 1, total / max(len(batches), 1))
+    scorer.eval()
+    return scorer
+
+
+def score_matrix(
+    model: Any, tokenizer: Any, segments: list[Segment], cfg: RetrieveConfig, finetuned: AlignmentScorer | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(N, N) log P(aligned) of sentence i with segment j's visual words: zero-shot, and fine-tuned if given."""
+    n = len(segments)
+    texts = [tokenizer.encode_text(s.sentence) for s in segments]
+    pairs = [(i, j) for i in range(n) for j in range(n)]
+    seqs = [encode(tokenizer, texts[i], segments[j].visual_words, cfg.max_length) for i, j in pairs]
+    order = np.argsort([len(s[0]) for s in seqs], kind="stable")
+    zs = np.empty(len(pairs))
+    ft = np.empty(len(pairs)) if finetuned is not None else None
+    n_top = cfg.top_layers if finetuned is not None else 0
+    zs_scorer = AlignmentScorer(model, n_top, copy_weights=False)  # the model's own modules
+    model.eval()
+    steps = range(0, len(pairs), cfg.batch_size)
+    with torch.inference_mode():
+        for b0 in tqdm(steps, desc=f"retrieve scoring {n}x{n}", disable=len(steps) < 4, leave=False):
+            idx = order[b0 : b0 + cfg.batch_size]
+            batch = pad_batch([seqs[i] for i in idx], int(tokenizer.pad_token_id))
+            hidden = lower_forward(model, batch, n_top)  # (B, L, H)
+            zs[idx] = torch.log_softmax(zs_scorer(hidden, batch["attention_mask"]).float(), -1)[:, 1].double().numpy()
+            if finetuned is not None and ft is not None:
+                logits = finetuned(hidden.float(), batch["attention_mask"]).float()  # (B, 2)
+                ft[idx] = torch.log_softmax(logits, -1)[:, 1].double().numpy()
+    zs_m = zs.reshape(n, n)  # (N*N,) -> (N, N): row = sentence, column = video
+    return zs_m, None if ft is None else ft.reshape(n, n)  # (N*N,) -> (N, N)
+
+
+def retrieve(
+    model: Any,
+    tokenizer: Any,
+    segments: list[Segment],
+    cfg: RetrieveConfig | None = None,
+    train_segments: list[Segment] | None = None,
+) -> dict[str, Any]:
+    """Zero-shot (and, with ``train_segments`` and ``cfg.finetune``, fine-tuned) retrieval metrics.
+
+    Returns:
+        the report dict: ``metrics`` with ``zs_<dir>_R@K``, ``zs_<dir>_median_rank`` (and ``ft_...``)
+        for dir in t2v / v2t, ``chance`` (same keys), ``n``, ``config``, ``examples``.
+    """
+    cfg = cfg or RetrieveConfig()
+    segs = select_segments(segments, cfg)
+    if len(segs) < 2:
+        raise VideoBertError(f"retrieve: need >= 2 evaluation segments, got {len(segs)}")
+    scorer = None
+    if cfg.finetune and train_segments:
+        scorer = finetune_alignment(model, tokenizer, train_segments, cfg)
+    elif cfg.finetune:
+        log.warning("retrieve: no training segments; skipping fine-tuning")
+    zs, ft = score_matrix(model, tokenizer, segs, cfg, scorer)
+    metrics: dict[str, float] = {}
+    chance: dict[str, float] = {}
+    base_chance = retrieval_chance(len(segs), cfg.ks)
+    for name, mat in (("zs", zs), ("ft", ft)):
+        if mat is None:
+            continue
+        for k, v in retrieval_metrics(mat, cfg.ks).items():
+            metrics[f"{name}_{k}"] = v
+            chance[f"{name}_{k}"] = base_chance[k]
+    best = ft if ft is not None else zs
+    top = topk_predictions(best, 3)
+    examples = []
+    for i in np.linspace(0, len(segs) - 1, min(10, len(segs))).round().astype(int):
+        examples.append(
+            {
+                "video_id": segs[i].video_id,
+                "segment": [segs[i].start, segs[i].end],
+                "truth": segs[i].sentence,
+                "query": segs[i].sentence,
+                "pred": f"{segs[int(top[i, 0])].video_id} [{segs[int(top[i, 0])].start:g}, {segs[int(top[i, 0])].end:g}]",
+                "pred_sentence": segs[int(top[i, 0])].sentence,
+                "rank": int(1 + (best[i] > best[i, i]).sum() + (best[i] == best[i, i]).sum() - 1),
+            }
+        )
+    log.info("retrieve on %d segments: %s", len(segs), {k: round(v, 3) for k, v in metrics.items()})
+    return {
+        "task": TASK,
+        "metrics": metrics,
+        "chance": chance,
+        "n": len(segs),
+        "n_train": len(train_segments or []),
+        "config": asdict(cfg),
+        "examples": examples,
+    }

@@ -1,0 +1,241 @@
+"""Zero-shot action classification (VideoBERT paper, Sec. 4.2): fill the template
+``"now let me show you how to [MASK] the [MASK]"`` given a segment's visual words, and read the
+verb off the first mask and the noun off the second.
+
+Candidates are restricted to the verb and noun vocabularies of the annotations. A word that
+WordPiece splits into m pieces is scored, with ``multi_piece="mean"`` (default), by the mean
+log-probability of its pieces in a copy of the template whose slot holds m ``[MASK]`` tokens (the
+other slot keeps one); with ``multi_piece="first"`` by the log-probability of its first piece at a
+single mask. Log-probabilities are over the WordPiece vocabulary only (visual words and ``[>]``
+excluded). Metrics: top-1 / top-5 accuracy per slot; chance = 1/n_classes and 5/n_classes
+(``chance``), and the majority-class baseline (``majority``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from videobert.errors import VideoBertError
+from videobert.eval.metrics import confusion_matrix, per_class_topk, topk_accuracy, topk_predictions
+from videobert.tasks.common import Segment, bar_chart, encode, pad_batch
+
+log = logging.getLogger(__name__)
+
+TASK = "zero-shot"
+MASK = "[MASK]"
+
+
+@dataclass
+class ZeroShotConfig:
+    """Settings of zero-shot action classification.
+
+    Attributes:
+        template: text with one ``[MASK]`` per slot, slots in the order of ``slots``.
+        slots: annotation field read for each ``[MASK]`` (``"verb"``, ``"noun"``).
+        subset: annotation subset evaluated.
+        multi_piece: ``"mean"`` or ``"first"`` (see the module docstring).
+        max_length: sequence length cap (tokens); visual words are subsampled to fit.
+        batch_size: sequences per forward pass.
+        topk: the K of each top-K accuracy.
+        max_segments: evaluate at most this many segments (evenly chosen; None = all).
+        n_examples: examples kept for the report.
+    """
+
+    template: str = "now let me show you how to [MASK] the [MASK]"
+    slots: tuple[str, ...] = ("verb", "noun")
+    subset: str = "validation"
+    multi_piece: str = "mean"
+    max_length: int = 128
+    batch_size: int = 128
+    topk: tuple[int, ...] = (1, 5)
+    max_segments: int | None = None
+    n_examples: int = 10
+
+
+def _template_parts(tokenizer: Any, template: str, n_slots: int) -> list[list[int]]:
+    """WordPiece ids of the template's text between masks: ``n_slots + 1`` lists."""
+    parts = template.split(MASK)
+    if len(parts) != n_slots + 1:
+        raise VideoBertError(f"template {template!r} must hold exactly {n_slots} {MASK} (one per slot)")
+    return [tokenizer.encode_text(p.strip()) if p.strip() else [] for p in parts]
+
+
+def _fill(parts: list[list[int]], counts: tuple[int, ...], mask_id: int) -> tuple[list[int], list[list[int]]]:
+    """Template ids with ``counts[s]`` masks in slot s, and each slot's mask offsets in the text."""
+    ids: list[int] = list(parts[0])
+    where: list[list[int]] = []
+    for s, m in enumerate(counts):
+        where.append(list(range(len(ids), len(ids) + m)))
+        ids += [mask_id] * m
+        ids += parts[s + 1]
+    return ids, where
+
+
+def score_slots(
+    model: Any,
+    tokenizer: Any,
+    visual_words: list[np.ndarray],
+    vocabularies: list[list[str]],
+    cfg: ZeroShotConfig,
+) -> list[np.ndarray]:
+    """Log-probability scores of every candidate word of every slot for every segment.
+
+    Args:
+        visual_words: one int (k,) array of vocab-local visual words per segment (N segments).
+        vocabularies: per slot, the candidate words (C_s of them).
+
+    Returns:
+        per slot a float64 (N, C_s) array of scores (higher = more likely).
+    """
+    n_slots = len(vocabularies)
+    parts = _template_parts(tokenizer, cfg.template, n_slots)
+    pieces: list[list[list[int]]] = []
+    for words in vocabularies:
+        ps = []
+        for w in words:
+            p = tokenizer.encode_text(w)
+            if not p:
+                raise VideoBertError(f"candidate word {w!r} has no WordPiece tokens")
+            ps.append(p[:1] if cfg.multi_piece == "first" else p)
+        pieces.append(ps)
+    if cfg.multi_piece not in ("mean", "first"):
+        raise VideoBertError(f"multi_piece must be 'mean' or 'first', got {cfg.multi_piece!r}")
+    # One template variant per (slot, piece count); the other slots keep a single mask.
+    variants: dict[tuple[int, ...], list[tuple[int, int]]] = {}
+    for s in range(n_slots):
+        for m in sorted({len(p) for p in pieces[s]}):
+            counts = tuple(m if t == s else 1 for t in range(n_slots))
+            variants.setdefault(counts, []).append((s, m))
+    n = len(visual_words)
+    scores = [np.full((n, len(v)), -np.inf) for v in vocabularies]
+    text_vocab = int(tokenizer.text_vocab_size)
+    model.eval()
+    for counts, wanted in variants.items():
+        text_ids, where = _fill(parts, counts, int(tokenizer.mask_token_id))
+        seqs = [encode(tokenizer, text_ids, vw, cfg.max_length) for vw in visual_words]
+        steps = range(0, n, cfg.batch_size)
+        for b0 in tqdm(steps, desc=f"zero-shot {counts}", disable=len(steps) < 4, leave=False):
+            batch = pad_batch(seqs[b0 : b0 + cfg.batch_size], int(tokenizer.pad_token_id))
+            with torch.inference_mode():
+                hidden = model(**batch).last_hidden_state  # (B, L, H)
+                for s, m in wanted:
+                    pos = torch.tensor([1 + o for o in where[s]])  # +1: [CLS] precedes the text
+                    h = hidden[:, pos]  # (B, m, H)
+                    logits = model.cls.predictions(h)[..., :text_vocab].float()  # (B, m, T)
+                    logp = torch.log_softmax(logits, dim=-1).double().numpy()  # (B, m, T)
+                    for c, p in enumerate(pieces[s]):
+                        if len(p) != m:
+                            continue
+                        # mean over pieces j of log p(piece_j at mask j)
+                        scores[s][b0 : b0 + len(h), c] = logp[:, np.arange(m), p].mean(axis=1)
+    return scores
+
+
+def zero_shot(
+    model: Any,
+    tokenizer: Any,
+    segments: list[Segment],
+    cfg: ZeroShotConfig | None = None,
+    vocabularies: dict[str, list[str]] | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Zero-shot verb / noun classification of annotated segments.
+
+    Args:
+        segments: segments with ``visual_words`` and the slot labels (``verb`` / ``noun``);
+            a segment missing a slot's label is left out of that slot's metrics.
+        vocabularies: per slot the candidate words; default = the labels seen in ``segments``.
+        out_dir: where to write ``per_class.json`` and ``<slot>_per_class.png`` (skipped if None).
+
+    Returns:
+        the report dict: ``metrics`` (``<slot>_top<K>``), ``chance`` (uniform), ``majority``,
+        ``n``, ``n_classes``, ``per_class``, ``config``, ``examples``.
+    """
+    cfg = cfg or ZeroShotConfig()
+    if cfg.max_segments is not None and len(segments) > cfg.max_segments:
+        keep = np.linspace(0, len(segments) - 1, cfg.max_segments).round().astype(int)
+        segments = [segments[i] for i in keep]
+    vocab: dict[str, list[str]] = {}
+    for slot in cfg.slots:
+        given = (vocabularies or {}).get(slot)
+        vocab[slot] = sorted(set(given)) if given else sorted({str(getattr(s, slot)) for s in segments if getattr(s, slot)})
+        if not vocab[slot]:
+            raise VideoBertError(f"zero-shot: no segment has a {slot!r} label")
+    usable = [s for s in segments if any(getattr(s, slot) for slot in cfg.slots)]
+    if not usable:
+        raise VideoBertError("zero-shot: no segment to evaluate")
+    scores = score_slots(model, tokenizer, [s.visual_words for s in usable], [vocab[k] for k in cfg.slots], cfg)
+
+    metrics: dict[str, float] = {}
+    chance: dict[str, float] = {}
+    majority: dict[str, float] = {}
+    per_class: dict[str, Any] = {}
+    n_classes: dict[str, int] = {}
+    preds: dict[str, np.ndarray] = {}
+    for s_i, slot in enumerate(cfg.slots):
+        index = {w: i for i, w in enumerate(vocab[slot])}
+        rows = [i for i, seg in enumerate(usable) if getattr(seg, slot) and str(getattr(seg, slot)) in index]
+        truth = np.array([index[str(getattr(usable[i], slot))] for i in rows], dtype=np.int64)
+        sc = scores[s_i][rows]
+        c = len(vocab[slot])
+        n_classes[slot] = c
+        preds[slot] = topk_predictions(scores[s_i], max(cfg.topk))
+        freq = np.sort(np.bincount(truth, minlength=c))[::-1] / max(len(truth), 1)
+        for k in cfg.topk:
+            metrics[f"{slot}_top{k}"] = topk_accuracy(sc, truth, k)
+            chance[f"{slot}_top{k}"] = min(k, c) / c
+            majority[f"{slot}_top{k}"] = float(freq[:k].sum())
+        top1 = topk_predictions(sc, 1)[:, 0]
+        per_class[slot] = {
+            "classes": vocab[slot],
+            "support": np.bincount(truth, minlength=c).tolist(),
+            **{f"top{k}": per_class_topk(sc, truth, c, k).tolist() for k in cfg.topk},
+            "confusion_top1": confusion_matrix(truth, top1, c).tolist(),
+        }
+        metrics[f"{slot}_n"] = float(len(truth))
+    if out_dir is not None:
+        from videobert.tasks.common import _jsonable
+        from videobert.utils.io import atomic_write_json
+
+        out = Path(out_dir)
+        atomic_write_json(out / "per_class.json", _jsonable(per_class))
+        for slot in cfg.slots:
+            accs = [0.0 if v is None or np.isnan(v) else v for v in per_class[slot]["top1"]]
+            bar_chart(vocab[slot], accs, f"zero-shot {slot} top-1 per class", out / f"{slot}_per_class.png")
+    examples = []
+    step = max(len(usable) // max(cfg.n_examples, 1), 1)
+    for i in range(0, len(usable), step)[: cfg.n_examples]:
+        seg = usable[i]
+        examples.append(
+            {
+                "video_id": seg.video_id,
+                "segment": [seg.start, seg.end],
+                "sentence": seg.sentence,
+                "truth": " ".join(str(getattr(seg, k) or "?") for k in cfg.slots),
+                "pred": " ".join(vocab[k][int(preds[k][i, 0])] for k in cfg.slots),
+                **{f"{k}_top5": [vocab[k][int(j)] for j in preds[k][i, :5]] for k in cfg.slots},
+                **({"image": f"{TASK}/{cfg.slots[0]}_per_class.png"} if out_dir is not None else {}),
+            }
+        )
+    log.info("zero-shot on %d segments: %s", len(usable), {k: round(v, 3) for k, v in metrics.items()})
+    return {
+        "task": TASK,
+        "metrics": metrics,
+        "chance": chance,
+        "majority": majority,
+        "n": len(usable),
+        "n_classes": n_classes,
+        "per_class": per_class,
+        "config": asdict(cfg),
+        "examples": examples,
+        "label_counts": {k: dict(Counter(str(getattr(s, k)) for s in usable if getattr(s, k))) for k in cfg.slots},
+    }
