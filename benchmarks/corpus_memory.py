@@ -120,7 +120,9 @@ def main() -> None:
         print(f"corpus size ratio            {lg['rows'] / s['rows']:.1f}x")
         print(f"peak RSS ratio (large/small) {lg['rss_peak_kib'] / s['rss_peak_kib']:.3f}")
         print(f"RSS growth while iterating   small {grow_s:.1f} MiB, large {grow_l:.1f} MiB")
-        print(f"benchmark process max RSS    {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} MiB")
+        print(
+            f"benchmark process max RSS    {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} MiB"
+        )
 
 
 if __name__ == "__main__":

@@ -83,7 +83,14 @@ def test_masking_regimes_and_ranges_over_many_batches(corpus_dir, tok) -> None:
     align_in_pairs = []
     for b in batches:
         ids, types, att, labels = b["input_ids"], b["token_type_ids"], b["attention_mask"], b["labels"]
-        assert set(b) == {"input_ids", "token_type_ids", "attention_mask", "labels", "alignment_labels", "regime"}
+        assert set(b) == {
+            "input_ids",
+            "token_type_ids",
+            "attention_mask",
+            "labels",
+            "alignment_labels",
+            "regime",
+        }
         assert all(t.dtype == torch.long for t in b.values())
         assert ids.shape[1] == int(att.sum(1).max()) <= cfg.max_length  # dynamic padding, truncation
         assert (ids[att == 0] == tok.pad_token_id).all() and (labels[att == 0] == -100).all()
@@ -146,7 +153,9 @@ def test_make_example_concat_subsample_negative(tok) -> None:
         assert ex.alignment == 1 and ex.regime == TEXT_VIDEO
     assert seen == {2, 3}
     # overlapping clip spans are united, not repeated
-    over = _block([dict(rows[0], visual_ids=[1, 2, 3], clip_start=0), dict(rows[1], visual_ids=[3, 4], clip_start=2)])
+    over = _block(
+        [dict(rows[0], visual_ids=[1, 2, 3], clip_start=0), dict(rows[1], visual_ids=[3, 4], clip_start=2)]
+    )
     ex = make_example(over, 0, CollateConfig(regime_ratios=(0, 0, 1), concat_prob=1.0, max_concat=2,
                                              negative_prob=0.0, future_prob=0.0, subsample_range=(1, 1)), rng)  # fmt: skip
     assert ex.visual == [1, 2, 3, 4]
@@ -192,7 +201,11 @@ def test_future_clips_are_masked_and_labelled(tok) -> None:
 
 def test_collate_layout_and_padding(tok) -> None:
     cfg = CollateConfig(mask_prob=0.0)
-    exs = [Example([2000, 2001], [1, 2], TEXT_VIDEO, 1), Example(None, [3], VIDEO_ONLY), Example([2002], None, 0)]
+    exs = [
+        Example([2000, 2001], [1, 2], TEXT_VIDEO, 1),
+        Example(None, [3], VIDEO_ONLY),
+        Example([2002], None, 0),
+    ]
     b = collate(exs, tok, cfg, np.random.default_rng(0))
     v = tok.visual_offset
     assert b["input_ids"].tolist() == [
@@ -234,11 +247,16 @@ def test_sharding_and_eval_batches(corpus_dir, tok) -> None:
     cfg = CollateConfig(regime_ratios=(1, 0, 0), concat_prob=0.0, mask_prob=0.0, max_length=64)
     firsts = []
     for rank in range(2):
-        s = PretrainStream(corpus_dir, "val", tok, cfg, batch_size=50, rank=rank, world_size=2, shuffle_buffer=1)
+        s = PretrainStream(
+            corpus_dir, "val", tok, cfg, batch_size=50, rank=rank, world_size=2, shuffle_buffer=1
+        )
         assert s.rows_per_rank == 25
         firsts.append(next(iter(s)))
     # val has video-only rows (even videos) and text rows; ranks see disjoint rows
-    texts = [{tuple(r[r > 0].tolist()) for r in b["input_ids"] if (r == tok.video_sep_token_id).sum() == 0} for b in firsts]
+    texts = [
+        {tuple(r[r > 0].tolist()) for r in b["input_ids"] if (r == tok.video_sep_token_id).sum() == 0}
+        for b in firsts
+    ]
     assert texts[0] and texts[1] and not texts[0] & texts[1]
     assert (torch.cat([b["regime"] for b in firsts]) == VIDEO_ONLY).sum() == 30  # 3 video-only videos x 10
     ev1 = list(eval_batches(corpus_dir, "val", tok, CollateConfig(), batch_size=16, seed=2))
@@ -269,4 +287,6 @@ def test_regime_mix_is_kept_with_video_only_rows(tmp_path, tok) -> None:
     assert stream.video_only_fraction == pytest.approx(0.1)
     it = iter(stream)
     regimes = torch.cat([next(it)["regime"] for _ in range(40)]).numpy()
-    np.testing.assert_allclose(np.bincount(regimes, minlength=3) / len(regimes), cfg.regime_ratios, atol=0.035)
+    np.testing.assert_allclose(
+        np.bincount(regimes, minlength=3) / len(regimes), cfg.regime_ratios, atol=0.035
+    )

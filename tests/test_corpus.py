@@ -74,13 +74,17 @@ def test_known_transcript_gives_expected_visual_words(tmp_path, tok) -> None:
             Segment(14.5, 16.0, "thanks for watching my video"),  # > 2 s after the last clip: dropped
         ],
     )
-    (tdir / "b.json").write_text("[{\"start\": 1, \"end\": 2}]", encoding="utf-8")  # no usable sentence
+    (tdir / "b.json").write_text('[{"start": 1, "end": 2}]', encoding="utf-8")  # no usable sentence
     stats = build_corpus(tmp_path, transcripts_dir=tdir, tokenizer=tok, val_fraction=0.0)
     table = pq.read_table(tmp_path / "corpus" / "train.parquet")
     assert table.schema.equals(CORPUS_SCHEMA)
     rows = table.to_pylist()
     a_rows = [r for r in rows if r["video_id"] == "a"]
-    assert [r["text"] for r in a_rows] == ["now we take the red cube", "and we cut it slowly", "then we wash the knife"]
+    assert [r["text"] for r in a_rows] == [
+        "now we take the red cube",
+        "and we cut it slowly",
+        "then we wash the knife",
+    ]
     assert [r["visual_ids"] for r in a_rows] == [[0, 3, 6], [15, 18, 21], [27]]
     assert [r["clip_start"] for r in a_rows] == [0, 5, 9]
     assert [r["sentence_index"] for r in a_rows] == [0, 1, 2]
@@ -127,7 +131,9 @@ def test_cli_finds_transcripts_beside_videos(tmp_path) -> None:
     vids.mkdir()
     (vids / "clip.mp4").write_bytes(b"")
     write_srt(vids / "clip.srt", [Segment(0.0, 3.0, "stir the yellow sauce")])
-    Manifest(tmp_path).append({"stage": "extract/x", "video_id": "clip", "path": str(vids / "clip.mp4"), "status": "ok"})
+    Manifest(tmp_path).append(
+        {"stage": "extract/x", "video_id": "clip", "path": str(vids / "clip.mp4"), "status": "ok"}
+    )
     assert main(["tokenize", str(tmp_path), "--val-fraction", "0"]) == 0
     rows = pq.read_table(tmp_path / "corpus" / "train.parquet").to_pylist()
     assert [(r["text"], r["visual_ids"]) for r in rows] == [("stir the yellow sauce", [0, 1, 2])]

@@ -30,7 +30,10 @@ def test_unpunctuated_asr_splits_at_pauses_and_cue_splits_are_joined() -> None:
         Segment(6.2, 7.0, "uh carefully um"),  # fillers dropped, fragment merged
     ]
     out = segments_to_sentences(segs, SentenceConfig(min_words=4, pause=1.0))
-    assert [s.text for s in out] == ["now we take the red cube and cut it", "then put it in the bowl carefully"]
+    assert [s.text for s in out] == [
+        "now we take the red cube and cut it",
+        "then put it in the bowl carefully",
+    ]
     assert (out[0].start, out[0].end) == (0.0, 2.5)
     assert out[1].start == 4.0
     assert out[1].end == pytest.approx(6.2 + 0.8 * 2 / 3)

@@ -73,6 +73,8 @@ def test_save_and_load(tmp_path, tok: VideoBertTokenizer) -> None:
     tok.save_pretrained(tmp_path / "t")
     again = VideoBertTokenizer.from_pretrained(tmp_path / "t")
     assert (again.vocab_size, again.num_visual_words, again.visual_offset) == (30623, 100, 30523)
-    assert again.encode_pair("a red cube", [7])["input_ids"] == tok.encode_pair("a red cube", [7])["input_ids"]
+    assert (
+        again.encode_pair("a red cube", [7])["input_ids"] == tok.encode_pair("a red cube", [7])["input_ids"]
+    )
     with pytest.raises(InputFileError):
         VideoBertTokenizer.from_pretrained(tmp_path / "missing")

@@ -49,7 +49,9 @@ def test_srt_round_trip(tmp_path) -> None:
 def test_vtt_round_trip_with_tags_settings_notes(tmp_path) -> None:
     cues = []
     for k, s in enumerate(SEGMENTS):
-        cues.append(f"cue-{k}\n{_ts(s.start, '.')} --> {_ts(s.end, '.')} align:start position:0%\n<c.yellow>{s.text}</c>\n")
+        cues.append(
+            f"cue-{k}\n{_ts(s.start, '.')} --> {_ts(s.end, '.')} align:start position:0%\n<c.yellow>{s.text}</c>\n"
+        )
     text = "WEBVTT - demo\nKind: captions\n\nNOTE a comment\nspanning lines\n\n" + "\n".join(cues)
     path = tmp_path / "v.vtt"
     path.write_text(text, encoding="utf-8")
@@ -61,7 +63,8 @@ def test_vtt_round_trip_with_tags_settings_notes(tmp_path) -> None:
 def test_vtt_short_timestamps_and_inline_timing_tags(tmp_path) -> None:
     path = tmp_path / "a.vtt"
     path.write_text(
-        "WEBVTT\n\n00:01.000 --> 00:03.500\nwe <00:00:02.000><c>stir</c> &amp; <i>wait</i>\n", encoding="utf-8"
+        "WEBVTT\n\n00:01.000 --> 00:03.500\nwe <00:00:02.000><c>stir</c> &amp; <i>wait</i>\n",
+        encoding="utf-8",
     )
     assert read_transcript(path).segments == [Segment(1.0, 3.5, "we stir & wait")]
 

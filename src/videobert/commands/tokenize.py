@@ -27,7 +27,9 @@ def register(subparsers: Any) -> None:
         help="folder searched recursively for <video_id>.{srt,vtt,json} (default: beside the source videos)",
     )
     p.add_argument("--annotations", default=None, help="YouCook2-layout JSON; its 'subset' decides train/val")
-    p.add_argument("--tokenizer", default=None, help="BERT checkpoint path or name (default: packaged MiniLM)")
+    p.add_argument(
+        "--tokenizer", default=None, help="BERT checkpoint path or name (default: packaged MiniLM)"
+    )
     p.add_argument("--val-fraction", type=float, default=0.1, help="fraction of videos for val (default 0.1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--min-words", type=int, default=4, help="shortest sentence in words (default 4)")

@@ -259,7 +259,9 @@ def collate(
     is_vis = (ids >= tok.visual_offset) & (ids < tok.vocab_size)
     video_side = att & (types == 1) & (ids != tok.sep_token_id)
     if (ids < 0).any() or (ids >= tok.vocab_size).any() or not is_vis[video_side].all():
-        raise VideoBertError(f"a visual word is outside [0, {tok.num_visual_words}) or a text id outside [0, T)")
+        raise VideoBertError(
+            f"a visual word is outside [0, {tok.num_visual_words}) or a text id outside [0, T)"
+        )
     maskable = att & ~np.isin(ids, tok.special_id_array())
     eligible = maskable & ~future
     n_elig = eligible.sum(axis=1)  # (B,)

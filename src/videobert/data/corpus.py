@@ -108,7 +108,9 @@ def _annotation_subsets(annotations: str | os.PathLike[str] | None) -> dict[str,
     db = data.get("database") if isinstance(data, dict) else None
     if not isinstance(db, dict):
         raise InputFileError(annotations, "annotations need a top-level 'database' mapping (YouCook2 layout)")
-    return {str(k): str(v.get("subset", "")) for k, v in db.items() if isinstance(v, dict) and v.get("subset")}
+    return {
+        str(k): str(v.get("subset", "")) for k, v in db.items() if isinstance(v, dict) and v.get("subset")
+    }
 
 
 def split_videos(
@@ -241,7 +243,9 @@ def build_corpus(
             f"tokenizer has {tokenizer.num_visual_words} visual words but {vocab_cfg} has n_words={n_words}"
         )
     video_ids = _video_ids(work)
-    transcripts = find_transcripts(transcripts_dir) if transcripts_dir is not None else _transcripts_beside_videos(work)
+    transcripts = (
+        find_transcripts(transcripts_dir) if transcripts_dir is not None else _transcripts_beside_videos(work)
+    )
     train_ids, val_ids = split_videos(video_ids, _annotation_subsets(annotations), val_fraction, seed)
 
     out_dir = work / "corpus"
@@ -275,7 +279,9 @@ def build_corpus(
             tok_path = work / "tokens" / f"{vid}.npy"
             try:
                 words = np.load(tok_path, allow_pickle=False).astype(np.int64).reshape(-1)  # (n_clips,)
-                times = np.load(work / "tokens" / f"{vid}.times.npy", allow_pickle=False).reshape(-1, 2)  # (n, 2)
+                times = np.load(work / "tokens" / f"{vid}.times.npy", allow_pickle=False).reshape(
+                    -1, 2
+                )  # (n, 2)
                 if len(words) != len(times):
                     raise InputFileError(tok_path, f"{len(words)} words but {len(times)} clip times")
                 if len(words) == 0:
@@ -286,7 +292,15 @@ def build_corpus(
                 err = str(exc) if isinstance(exc, InputFileError) else f"{tok_path}: {exc}"
                 log.warning("skipping video %s: %s", vid, err)
                 stats["skipped_videos"].append(err)
-                manifest.append({"stage": STAGE, "video_id": vid, "path": str(tok_path), "status": "skipped", "error": err})
+                manifest.append(
+                    {
+                        "stage": STAGE,
+                        "video_id": vid,
+                        "path": str(tok_path),
+                        "status": "skipped",
+                        "error": err,
+                    }
+                )
                 continue
             sink = sinks["val" if vid in val_ids else "train"]
             n_before = stats["sentences"] + stats["video_only_rows"]

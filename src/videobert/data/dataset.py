@@ -124,7 +124,9 @@ class PretrainStream:
         self.video_only_fraction = video_only_fraction(pf)
         self.row_cfg = balance_regimes(cfg, self.video_only_fraction)  # ratios used for text rows
         if self.rows_per_rank == 0:
-            raise VideoBertError(f"{self.corpus_dir / split}.parquet: no rows for rank {rank} of {world_size}")
+            raise VideoBertError(
+                f"{self.corpus_dir / split}.parquet: no rows for rank {rank} of {world_size}"
+            )
 
     def __len__(self) -> int:
         """Batches per epoch for this rank (the stream itself is infinite)."""

@@ -80,10 +80,14 @@ class VideoBertTokenizer:
     # ------------------------------------------------------------------ construction / IO
     @classmethod
     def from_bert(
-        cls, name_or_path: str | os.PathLike[str] | None = None, num_visual_words: int = DEFAULT_NUM_VISUAL_WORDS
+        cls,
+        name_or_path: str | os.PathLike[str] | None = None,
+        num_visual_words: int = DEFAULT_NUM_VISUAL_WORDS,
     ) -> VideoBertTokenizer:
         """WordPiece from a BERT checkpoint directory or name (``None``: the packaged MiniLM)."""
-        return cls(_load_bert(default_bert_path() if name_or_path is None else name_or_path), num_visual_words)
+        return cls(
+            _load_bert(default_bert_path() if name_or_path is None else name_or_path), num_visual_words
+        )
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike[str]) -> VideoBertTokenizer:
@@ -217,7 +221,9 @@ def truncate_pair(text_ids: list[int], vis: list[int], budget: int) -> tuple[lis
     return text_ids[:nt], vis[:nv]
 
 
-def build_sequence(tok: VideoBertTokenizer, text_ids: list[int] | None, vis_ids: list[int] | None) -> dict[str, list[int]]:
+def build_sequence(
+    tok: VideoBertTokenizer, text_ids: list[int] | None, vis_ids: list[int] | None
+) -> dict[str, list[int]]:
     """Lay out joint ids (already in the joint space) per docs/ARCHITECTURE.md, no truncation."""
     if vis_ids is None:
         ids = [tok.cls_token_id, *(text_ids or []), tok.sep_token_id]

@@ -167,7 +167,9 @@ def _parse_json(text: str, path: Path) -> tuple[list[Segment], list[str]]:
             raise TranscriptError(
                 path, f"start/end/text lengths differ ({len(starts)}, {len(ends)}, {len(texts)})"
             )
-        entries = [(f"entry {k}", s, e, t) for k, (s, e, t) in enumerate(zip(starts, ends, texts, strict=True))]
+        entries = [
+            (f"entry {k}", s, e, t) for k, (s, e, t) in enumerate(zip(starts, ends, texts, strict=True))
+        ]
     elif isinstance(data, list):
         for k, item in enumerate(data):
             if not isinstance(item, dict):
@@ -175,7 +177,9 @@ def _parse_json(text: str, path: Path) -> tuple[list[Segment], list[str]]:
             else:
                 entries.append((f"entry {k}", item.get("start"), item.get("end"), item.get("text")))
     else:
-        raise TranscriptError(path, "JSON transcript must be a list of {start, end, text} or {start: [], ...}")
+        raise TranscriptError(
+            path, "JSON transcript must be a list of {start, end, text} or {start: [], ...}"
+        )
     segments: list[Segment] = []
     skipped: list[str] = []
     for where, s, e, t in entries:
