@@ -15,7 +15,7 @@ import pytest
 from videogen import write_video
 
 from videobert.cli import main as cli_main
-from videobert.errors import InputFileError
+from videobert.errors import InputFileError, VideoBertError
 from videobert.features.backbones.classical import DIM
 from videobert.features.extract import collect_videos, extract, load_features, parse_shard
 from videobert.features.registry import build_backbone
@@ -92,6 +92,9 @@ def test_extract_files_manifest_and_rerun(videos, tmp_path):
     assert again["already_done"] == 5 and again["done"] == 0 and again["n_clips"] == 0
     assert set(again["skipped"]) == {"corrupt", "empty"}  # bad files are retried, and fail again
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.npy")} == before
+    # other settings into the same folder would mix features: refused, naming the difference
+    with pytest.raises(VideoBertError, match="clip_frames"):
+        extract(videos, work, backbone="classical", clip_spec=ClipSpec(frames=20), progress=False)
 
 
 def test_shards_split_videos(videos, tmp_path, monkeypatch):

@@ -1,1 +1,35 @@
-"""videobert.features."""
+"""videobert.features: clip features from a registered backbone (see ``registry`` and ``extract``).
+
+Public API (imported lazily, so ``import videobert.features`` stays light)::
+
+    extract(videos, work, backbone="s3d", weights=None, random_weights=False, batch_size=8,
+            shard=None, device=None, num_workers=2, ...) -> summary dict
+    load_features(work, backbone, video_id) -> (float16 (n_clips, D), float64 (n_clips, 2))
+    build_backbone(name, weights=None, random_weights=False, device=None, ...) -> Backbone
+    available_backbones() -> list[str];  get_spec(name) -> BackboneSpec
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "extract": "videobert.features.extract",
+    "load_features": "videobert.features.extract",
+    "features_dir": "videobert.features.extract",
+    "build_backbone": "videobert.features.registry",
+    "available_backbones": "videobert.features.registry",
+    "get_spec": "videobert.features.registry",
+    "Backbone": "videobert.features.registry",
+    "BackboneSpec": "videobert.features.registry",
+    "WeightsError": "videobert.features.registry",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'videobert.features' has no attribute {name!r}")

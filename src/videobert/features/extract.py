@@ -17,6 +17,7 @@ Work is split by video: shard ``i`` of ``n`` takes every n-th video of the sorte
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue
@@ -32,7 +33,7 @@ from tqdm import tqdm
 
 from videobert.errors import InputFileError, VideoBertError
 from videobert.features.registry import Backbone, build_backbone
-from videobert.utils.io import atomic_save_npy, atomic_write_json
+from videobert.utils.io import atomic_save_npy, atomic_write_json, read_json
 from videobert.utils.manifest import Manifest
 
 log = logging.getLogger(__name__)
@@ -260,7 +261,18 @@ def extract(
     info = bb.info()
     info.update(fps=float(clip_spec.fps), clip_frames=int(clip_spec.frames), stride_frames=int(stride),
                 partial=getattr(clip_spec, "partial", None), decode_size=bb.decode_size)
-    atomic_write_json(out_dir / "info.json", info)
+    info = json.loads(json.dumps(info))  # as it reads back from JSON (tuples -> lists)
+    info_path = out_dir / "info.json"
+    if info_path.exists():
+        old = read_json(info_path)
+        diff = sorted(k for k in set(old) | set(info) if old.get(k) != info.get(k))
+        if diff and any(finished(vid) for vid, _ in mine):
+            raise VideoBertError(
+                f"{out_dir}: existing features were made with other settings ({', '.join(diff)}: "
+                f"{[old.get(k) for k in diff]} vs {[info.get(k) for k in diff]}); use another --work "
+                "or delete that folder"
+            )
+    atomic_write_json(info_path, info)
 
     paths = dict(todo)
     pending: dict[str, tuple[list[np.ndarray], list[tuple[float, float]]]] = {}
