@@ -300,7 +300,10 @@ def greedy_decode(
         seq = torch.full((b, 1), BOS, dtype=torch.long)
         done = torch.zeros(b, dtype=torch.bool)
         for _ in range(max_tokens + 1):
-            nxt = dec(seq, mem)[:, -1].argmax(dim=-1)  # (B,)
+            logits = dec(seq, mem)[:, -1]  # (B, V)
+            logits[:, :EOS] = float("-inf")  # never PAD or BOS
+            logits[:, UNK] = float("-inf")
+            nxt = logits.argmax(dim=-1)  # (B,)
             nxt = torch.where(done, torch.full_like(nxt, PAD), nxt)
             seq = torch.cat([seq, nxt[:, None]], dim=1)
             done |= nxt == EOS
@@ -338,6 +341,8 @@ def beam_decode(
         lengths = torch.zeros(b * k)
         for _ in range(max_tokens + 1):
             logp = torch.log_softmax(dec(seq, mem)[:, -1].float(), dim=-1)  # (B*K, V)
+            logp[:, BOS] = float("-inf")  # PAD is set below; UNK is never useful in a caption
+            logp[:, UNK] = float("-inf")
             v = logp.shape[-1]
             # A finished hypothesis may only be extended by PAD, at no cost.
             frozen = torch.full_like(logp, float("-inf"))

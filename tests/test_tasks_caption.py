@@ -1,0 +1,153 @@
+"""Captioning: template features, decoder training, greedy/beam decoding, NN baseline, coco metrics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from videobert.eval.captions import java_available
+from videobert.model.configuration import VideoBertConfig
+from videobert.model.modeling import VideoBertForPreTraining
+from videobert.tasks.caption import (
+    EOS,
+    CaptionConfig,
+    CaptionVocab,
+    beam_decode,
+    caption_task,
+    greedy_decode,
+    nearest_neighbour_captions,
+    segment_features,
+    train_decoder,
+)
+from videobert.tasks.common import Segment, load_annotations, load_segments
+from videobert.text.tokenizer import VideoBertTokenizer
+
+VERBS = ["cut", "fry", "boil", "mix"]
+NOUNS = ["tomato", "onion", "egg"]
+V = 24  # visual words: 2 per (verb, noun) pair
+
+
+def make_work(root: Path, n_train: int = 12, n_val: int = 4, seed: int = 0) -> Path:
+    """A work dir with tokens/ and annotations.json: each step's clips carry its (verb, noun) words."""
+    rng = np.random.default_rng(seed)
+    work = root / "work"
+    (work / "tokens").mkdir(parents=True, exist_ok=True)
+    db = {}
+    for v in range(n_train + n_val):
+        vid = f"vid{v:02d}"
+        words, times, anns = [], [], []
+        t = 0.0
+        for _ in range(4):
+            a, o = int(rng.integers(len(VERBS))), int(rng.integers(len(NOUNS)))
+            start = t
+            for _ in range(int(rng.integers(3, 6))):
+                words.append((a * len(NOUNS) + o) * 2 + int(rng.integers(2)))
+                times.append([t, t + 1.0])
+                t += 1.0
+            anns.append({"segment": [start, t], "sentence": f"{VERBS[a]} the {NOUNS[o]}", "verb": VERBS[a], "noun": NOUNS[o]})
+        np.save(work / "tokens" / f"{vid}.npy", np.asarray(words, np.int32))
+        np.save(work / "tokens" / f"{vid}.times.npy", np.asarray(times, np.float64))
+        db[vid] = {"subset": "training" if v < n_train else "validation", "duration": t, "recipe_type": "r", "annotations": anns}
+    (work / "annotations.json").write_text(json.dumps({"database": db}))
+    return work
+
+
+@pytest.fixture(scope="module")
+def tiny() -> tuple[VideoBertForPreTraining, VideoBertTokenizer]:
+    torch.manual_seed(0)
+    tok = VideoBertTokenizer.from_bert(None, num_visual_words=V)
+    cfg = VideoBertConfig(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        text_vocab_size=tok.text_vocab_size,
+        num_visual_words=V,
+    )
+    return VideoBertForPreTraining(cfg).eval(), tok
+
+
+@pytest.fixture(scope="module")
+def segments(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Segment], list[Segment]]:
+    work = make_work(tmp_path_factory.mktemp("cap"))
+    db = load_annotations(work / "annotations.json")
+    return work, load_segments(db, work, "training"), load_segments(db, work, "validation")
+
+
+def test_template_features_match_the_tokenizer_layout(tiny) -> None:
+    model, tok = tiny
+    words = [np.array([0, 1, 2]), np.array([5, 5, 7, 9, 11])]
+    feats = segment_features(model, tok, words, max_length=64)
+    assert feats.shape == (2, 3, 32) and feats.dtype == np.float32
+    # Golden: the same template through the tokenizer's own encode_pair ("[MASK]" is BERT's token).
+    for i, w in enumerate(words):
+        enc = tok.encode_pair(CaptionConfig.template, w, max_length=64)
+        ids = torch.tensor([enc["input_ids"]])
+        with torch.inference_mode():
+            hidden = model(
+                input_ids=ids,
+                token_type_ids=torch.tensor([enc["token_type_ids"]]),
+                attention_mask=torch.tensor([enc["attention_mask"]]),
+            ).last_hidden_state[0]  # (L, H)
+        masks = hidden[ids[0] == tok.mask_token_id]  # (2, H)
+        video = hidden[len(ids[0]) - 1 - len(w) : len(ids[0]) - 1].mean(dim=0)  # (H,)
+        np.testing.assert_allclose(feats[i, :2], masks.numpy(), atol=1e-5)
+        np.testing.assert_allclose(feats[i, 2], video.numpy(), atol=1e-5)
+    assert not np.allclose(feats[0], feats[1])
+
+
+def test_vocab_roundtrip(tiny) -> None:
+    _, tok = tiny
+    pieces = tok.encode_text("fry the onion")
+    vocab = CaptionVocab(pieces)
+    assert len(vocab) == 4 + len(set(pieces))
+    enc = vocab.encode(pieces, max_tokens=20)
+    assert enc[0] == 1 and enc[-1] == EOS
+    assert tok.decode_text(vocab.decode(enc[1:])) == "fry the onion"
+    assert vocab.encode(tok.encode_text("boil"), 20)[1] == 3  # unseen piece -> UNK
+
+
+def test_beam_one_equals_greedy_and_decoding_stops() -> None:
+    torch.manual_seed(1)
+    feats = np.random.default_rng(0).normal(size=(6, 3, 16)).astype(np.float32)
+    targets = [[1, 4 + (i % 3), 5, EOS] for i in range(6)]
+    cfg = CaptionConfig(d_model=16, n_heads=2, steps=3, max_caption_tokens=6)
+    dec, _ = train_decoder(feats, targets, 9, cfg)
+    g = greedy_decode(dec, feats, max_tokens=6)
+    b1 = beam_decode(dec, feats, max_tokens=6, beam=1)
+    assert g == b1
+    b4 = beam_decode(dec, feats, max_tokens=6, beam=4)
+    assert len(b4) == 6 and all(len(r) <= 7 and EOS not in r for r in b4)
+
+
+def test_nearest_neighbour_caption_uses_bag_of_words() -> None:
+    def seg(words: list[int], sentence: str) -> Segment:
+        return Segment("v", 0, 0.0, 1.0, sentence, np.asarray(words, np.int32))
+
+    train = [seg([0, 0, 1], "cut the egg"), seg([5, 6, 6], "fry the onion")]
+    val = [seg([6, 5], "x"), seg([1, 0], "y")]
+    assert nearest_neighbour_captions(train, val, 8) == ["fry the onion", "cut the egg"]
+
+
+@pytest.mark.skipif(not java_available(), reason="coco-caption metrics need Java")
+def test_caption_task_learns_and_reports(tiny, segments) -> None:
+    model, tok = tiny
+    work, train, val = segments
+    cfg = CaptionConfig(d_model=32, n_heads=2, steps=60, batch_size=32, lr=3e-3, warmup=10, beam=3, meteor=False, n_examples=6)
+    out = caption_task(model, tok, train, val, cfg, out_dir=work / "reports" / "caption")
+    assert out["n"] == len(val) == 16
+    info = out["training"]
+    assert info["final_loss"] < 0.5 * info["first_loss"]
+    assert set(out["systems"]) == {"beam", "greedy", "nearest_neighbour"}
+    assert out["metrics"] == out["systems"]["beam"] and out["chance"] == out["systems"]["nearest_neighbour"]
+    # The task is learnable from the features: beam captions are mostly exactly right.
+    exact = np.mean([ex["pred"] == ex["truth"] for ex in out["examples"]])
+    assert exact >= 0.5
+    assert out["metrics"]["BLEU-1"] > 0.8 and out["metrics"]["CIDEr"] > 3.0
+    for ex in out["examples"]:
+        assert (work / "reports" / ex["image"]).is_file()

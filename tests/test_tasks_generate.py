@@ -1,0 +1,279 @@
+"""Forecasting, text-to-video, summarisation, frame strips and the generate CLI on a tiny model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from videobert.model.configuration import VideoBertConfig
+from videobert.model.modeling import VideoBertForPreTraining
+from videobert.tasks.common import load_annotations, load_segments, video_entries
+from videobert.tasks.forecast import ForecastConfig, forecast, forecast_task, next_word_logits
+from videobert.tasks.strips import StripRow, grey_tile, render_strip, word_tiles
+from videobert.tasks.summarize import (
+    SummarizeConfig,
+    narration_for,
+    pick_diverse,
+    summarize_task,
+    summary_scores,
+)
+from videobert.tasks.text_to_video import (
+    TextToVideoConfig,
+    generate_visual_words,
+    overlap_scores,
+    text_to_video_task,
+)
+from videobert.text.tokenizer import VideoBertTokenizer
+from videobert.utils.manifest import Manifest
+
+VERBS = ["cut", "fry", "boil", "mix"]
+NOUNS = ["tomato", "onion", "egg"]
+V = 24
+
+
+def make_work(root: Path, n_train: int = 8, n_val: int = 3, seed: int = 0) -> Path:
+    """A work dir with tokens/ and annotations.json; each step's clips carry its (verb, noun) words."""
+    rng = np.random.default_rng(seed)
+    work = root / "work"
+    (work / "tokens").mkdir(parents=True, exist_ok=True)
+    db = {}
+    for v in range(n_train + n_val):
+        vid = f"vid{v:02d}"
+        words, times, anns = [], [], []
+        t = 0.0
+        for _ in range(4):
+            a, o = int(rng.integers(len(VERBS))), int(rng.integers(len(NOUNS)))
+            start = t
+            for _ in range(int(rng.integers(3, 6))):
+                words.append((a * len(NOUNS) + o) * 2 + int(rng.integers(2)))
+                times.append([t, t + 1.0])
+                t += 1.0
+            anns.append({"segment": [start, t], "sentence": f"{VERBS[a]} the {NOUNS[o]}"})
+        t_end = t
+        words.append(23)  # a trailing clip outside every annotated step
+        times.append([t_end, t_end + 1.0])
+        np.save(work / "tokens" / f"{vid}.npy", np.asarray(words, np.int32))
+        np.save(work / "tokens" / f"{vid}.times.npy", np.asarray(times, np.float64))
+        db[vid] = {"subset": "training" if v < n_train else "validation", "duration": t_end + 1, "annotations": anns}
+    (work / "annotations.json").write_text(json.dumps({"database": db}))
+    return work
+
+
+@pytest.fixture(scope="module")
+def tiny() -> tuple[VideoBertForPreTraining, VideoBertTokenizer]:
+    torch.manual_seed(0)
+    tok = VideoBertTokenizer.from_bert(None, num_visual_words=V)
+    cfg = VideoBertConfig(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        text_vocab_size=tok.text_vocab_size,
+        num_visual_words=V,
+    )
+    return VideoBertForPreTraining(cfg).eval(), tok
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_work(tmp_path_factory.mktemp("gen"))
+
+
+def _full_logits(model, ids: list[int], types: list[int]) -> torch.Tensor:
+    with torch.inference_mode():
+        out = model(
+            input_ids=torch.tensor([ids]),
+            token_type_ids=torch.tensor([types]),
+            attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+            return_all_logits=True,
+        )
+    return out.prediction_logits[0]  # (L, V_all)
+
+
+# ------------------------------------------------------------------------------------------ strips
+
+
+def test_strip_uses_thumbnails_and_grey_tiles(tmp_path: Path) -> None:
+    red = np.zeros((20, 30, 3), np.uint8)
+    red[..., 0] = 255
+    tiles = word_tiles([3, 7], {3: red}, size=32)
+    assert tiles[0].shape == (32, 32, 3) and tuple(tiles[0][16, 16]) == (255, 0, 0)
+    assert np.array_equal(tiles[1], grey_tile("7", 32))
+    assert tuple(tiles[1][1, 1]) == (150, 150, 150)
+    path = render_strip([StripRow("a", tiles, ["3", "7"]), StripRow("b", tiles[:1])], tmp_path / "s.png", tile_size=32)
+    img = np.asarray(Image.open(path).convert("RGB"))
+    assert img.shape[1] == 90 + 2 * 36 + 4  # label column + 2 tiles with padding
+    assert (img[..., 0] == 255).sum() > 2 * 28 * 28  # both red tiles drawn
+
+
+# ---------------------------------------------------------------------------------------- forecast
+
+
+def test_next_word_logits_equal_the_models_own_head(tiny) -> None:
+    model, tok = tiny
+    ctx = np.array([3, 4, 5])
+    ours = next_word_logits(model, [ctx, np.array([1])])
+    assert ours.shape == (2, V)
+    voff = tok.visual_offset
+    ids = [tok.cls_token_id, tok.video_sep_token_id, *(ctx + voff).tolist(), tok.mask_token_id, tok.sep_token_id]
+    full = _full_logits(model, ids, [0, 0, 1, 1, 1, 1, 1])
+    np.testing.assert_allclose(ours[0], full[5, voff:].numpy(), atol=1e-4)
+    steps = forecast(model, tok, ctx, steps=2, k=3)
+    assert len(steps) == 2 and all(len(s) == 3 for s in steps)
+    assert steps[0][0][0] == int(np.argmax(ours[0]))
+    assert steps[0][0][1] >= steps[0][1][1] >= steps[0][2][1]
+
+
+def test_forecast_task_against_frequency_baseline(tiny, tmp_path: Path) -> None:
+    model, tok = tiny
+    val = [("a", np.array([5, 5, 5, 5, 5, 5])), ("b", np.array([1, 2, 3, 4, 5, 6, 7]))]
+    train = [("t", np.array([5, 5, 5, 9, 9, 2]))]  # frequency order 5, 9, 2, ...
+    cfg = ForecastConfig(k=2, min_context=2, n_examples=2, steps=2)
+    out = forecast_task(model, tok, val, train, cfg, out_dir=tmp_path / "forecast")
+    # positions: video a t=2..5 (4, all target 5), video b t=2..6 (5, targets 3..7)
+    assert out["n"] == 9
+    assert out["chance"]["top1"] == pytest.approx(5 / 9)  # target 5 at 4 positions of a + 1 of b
+    assert out["chance"]["top2"] == pytest.approx(5 / 9)  # 9 never occurs as a target
+    assert 0 <= out["metrics"]["top1"] <= out["metrics"]["top2"] <= 1
+    assert len(out["examples"]) == 2
+    for ex in out["examples"]:
+        assert len(ex["pred"]) == 2 and len(ex["pred"][0]) == 2
+        assert (tmp_path / ex["image"]).is_file()
+
+
+# ----------------------------------------------------------------------------------- text-to-video
+
+
+def test_greedy_text_to_video_fills_masks_left_to_right(tiny) -> None:
+    model, tok = tiny
+    out = generate_visual_words(model, tok, ["cut the onion", "boil the water please"], [2, 3])
+    assert [len(o) for o in out] == [2, 3]
+    # Golden first step: arg-max of the model's own head at the first [MASK], visual range only.
+    text = tok.encode_text("cut the onion")
+    voff = tok.visual_offset
+    ids = [tok.cls_token_id, *text, tok.video_sep_token_id, tok.mask_token_id, tok.mask_token_id, tok.sep_token_id]
+    types = [0] * (len(text) + 2) + [1, 1, 1]
+    first = int(_full_logits(model, ids, types)[len(text) + 2, voff:].argmax())
+    assert out[0][0] == first
+    ids[len(text) + 2] = first + voff
+    second = int(_full_logits(model, ids, types)[len(text) + 3, voff:].argmax())
+    assert out[0][1] == second
+    s1 = generate_visual_words(model, tok, ["cut the onion"] * 3, 4, temperature=1.5, top_k=5, seed=3)
+    s2 = generate_visual_words(model, tok, ["cut the onion"] * 3, 4, temperature=1.5, top_k=5, seed=3)
+    assert all(np.array_equal(a, b) for a, b in zip(s1, s2, strict=True))
+    assert all(((a >= 0) & (a < V)).all() for a in s1)
+
+
+def test_overlap_scores_by_hand() -> None:
+    got = overlap_scores([np.array([1, 2, 2, 9])], [np.array([2, 1, 1, 3])])
+    assert got["precision"] == pytest.approx(3 / 4)
+    assert got["recall"] == pytest.approx(2 / 3)
+
+
+def test_text_to_video_task(tiny, work: Path) -> None:
+    model, tok = tiny
+    db = load_annotations(work / "annotations.json")
+    val, train = load_segments(db, work, "validation"), load_segments(db, work, "training")
+    out = text_to_video_task(model, tok, val, train, TextToVideoConfig(n_words=4, n_examples=2), out_dir=work / "t2v")
+    assert out["n"] == len(val) == 12
+    for d in (out["metrics"], out["chance"]):
+        assert set(d) == {"precision", "recall"} and all(0 <= v <= 1 for v in d.values())
+    assert all(len(ex["pred"]) <= 4 for ex in out["examples"])
+
+
+# ---------------------------------------------------------------------------------------- summarize
+
+
+def test_pick_diverse_and_scores() -> None:
+    scores = np.array([0.9, 0.8, 0.1, 0.7, 0.6])
+    assert pick_diverse(scores, np.arange(5), k=3, min_gap=2) == [0, 3]  # 1 and 4 are adjacent to picks
+    assert pick_diverse(scores, np.arange(5), k=2, min_gap=1) == [0, 1]
+    step = np.array([0, 0, 1, 1, -1])
+    assert summary_scores([0, 1, 4], step, 2) == (pytest.approx(2 / 3), pytest.approx(1 / 2))
+
+
+def _write_video(path: Path, n_frames: int, fps: int = 4) -> None:
+    """Frame i is a flat colour with red = 10 * i (lossless-enough for a flat frame)."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        for i in range(n_frames):
+            img = np.zeros((32, 32, 3), np.uint8)
+            img[..., 0] = min(10 * i, 250)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+def test_summarize_task_with_real_frames_and_transcript(tiny, work: Path) -> None:
+    model, tok = tiny
+    db = load_annotations(work / "annotations.json")
+    videos = video_entries(db, work, "validation")
+    vid = videos[0][0]
+    video_path = work / "videos" / f"{vid}.mp4"
+    video_path.parent.mkdir(exist_ok=True)
+    n_clips = len(videos[0][2])
+    _write_video(video_path, n_frames=4 * n_clips)
+    (video_path.with_suffix(".srt")).write_text("1\n00:00:00,000 --> 00:00:02,000\nfirst we cut the onion\n")
+    Manifest(work).append({"stage": "extract/s3d", "video_id": vid, "path": str(video_path), "status": "ok"})
+    narration = narration_for(work, [v[0] for v in videos], db)
+    assert narration[vid] == ["first we cut the onion"]  # the transcript beside the video wins
+    assert narration[videos[1][0]] == [a["sentence"] for a in db[videos[1][0]]["annotations"]]
+    cfg = SummarizeConfig(k=3, n_examples=1, tile_size=32)
+    out = summarize_task(
+        model, tok, videos, narration, cfg, out_dir=work / "summarize", video_paths={vid: video_path}
+    )
+    assert out["n"] == 3
+    ex = out["examples"][0]
+    clips = ex["clips"]
+    assert len(clips) == 3 and all(b - a >= 2 for a, b in zip(clips, clips[1:], strict=False))
+    assert ex["pred"] == "first we cut the onion"
+    img = np.asarray(Image.open(work / ex["image"]).convert("RGB")).astype(int)
+    # Real frames: the first chosen clip's tile has the red level of the frame at its midpoint.
+    mid_frame = int(4 * (ex["times"][0][0] + ex["times"][0][1]) / 2)
+    assert np.any(np.abs(img[..., 0] - min(10 * mid_frame, 250)) <= 12)
+    for name in ("in_segment", "step_coverage"):
+        assert 0 <= out["metrics"][name] <= 1 and 0 <= out["chance"][name] <= 1
+    # 1 of every video's clips lies outside the steps: random picks are sometimes outside.
+    assert out["chance"]["in_segment"] < 1.0
+
+
+# ------------------------------------------------------------------------------------------------ CLI
+
+
+def test_generate_cli_end_to_end(tiny, tmp_path: Path) -> None:
+    from videobert.commands import generate
+
+    model, tok = tiny
+    work = make_work(tmp_path)
+    ckpt = work / "checkpoints" / "step-3"
+    model.save_pretrained(ckpt)
+    tok.save_pretrained(ckpt)
+    (work / "checkpoints" / "final.txt").write_text("step-3\n")
+    parser = argparse.ArgumentParser()
+    generate.register(parser.add_subparsers())
+    runs = {
+        "forecast": ["k=3", "max_positions_per_video=5"],
+        "text-to-video": ["n_words=3"],
+        "summarize": ["k=2"],
+    }
+    for task, overrides in runs.items():
+        args = parser.parse_args([task, str(work), *overrides])
+        assert args.func(args) == 0
+        report = json.loads((work / "reports" / f"{task}.json").read_text())
+        assert report["task"] == task and report["n"] > 0
+        assert set(report["metrics"]) == set(report["chance"])
+        assert report["checkpoint"].endswith("step-3")
+        for ex in report["examples"]:
+            assert (work / "reports" / ex["image"]).is_file()
+    assert json.loads((work / "reports" / "forecast.json").read_text())["config"]["k"] == 3
+    assert "top3" in json.loads((work / "reports" / "forecast.json").read_text())["metrics"]
