@@ -56,6 +56,10 @@ log = logging.getLogger(__name__)
 CONFIG_NAME = "config.json"
 CENTROIDS_NAME = "centroids.safetensors"
 FORMAT_VERSION = 1
+#: k-means++ seeding of a node looks at no more than this many points per centroid (a random sample)
+INIT_SAMPLE_PER_CENTROID = 256
+#: with early stopping, a node's Lloyd iterations run in faiss calls of about this many point-iterations
+CHUNK_POINTS = 65536
 
 
 def _node_seed(seed: int, depth: int, node: int) -> int:
@@ -128,6 +132,8 @@ class HierarchicalKMeans:
         init: ``"kmeans++"`` (greedy k-means++ seeding per node, default: avoids the bad local
             minima of random seeding, which a tree cannot repair at deeper levels) or ``"random"``
             (faiss' own random sampling of points).
+        tol: stop a node's iterations early once one lowers the k-means objective by less than
+            this fraction (0: always run ``niter``). Big nodes converge in a few iterations.
     """
 
     def __init__(
@@ -141,6 +147,7 @@ class HierarchicalKMeans:
         normalize: bool = False,
         n_threads: int | None = None,
         init: Literal["kmeans++", "random"] = "kmeans++",
+        tol: float = 0.0,
     ) -> None:
         if levels < 1:
             raise ValueError(f"levels must be >= 1, got {levels}")
@@ -155,6 +162,7 @@ class HierarchicalKMeans:
         self.normalize = bool(normalize)
         self.n_threads = n_threads
         self.init = init
+        self.tol = float(tol)
         self.dim: int | None = None
         # _centroids[l] is depth l+1: (k**(l+1), D) float32; _valid[l]: (k**(l+1),) bool
         self._centroids: list[np.ndarray] = []
@@ -215,28 +223,24 @@ class HierarchicalKMeans:
         n, d = xs.shape
         k = self.branching
         if n <= k:
-            uniq, inv = np.unique(xs, axis=0, return_inverse=True)  # (m, D), (n,)
-            inv = inv.reshape(-1)  # (n,)
-            cents = uniq.astype(np.float32)
-            labels = inv.astype(np.int64)
+            # one child per distinct point, in order of first appearance (n <= k: n^2 compares are cheap)
+            same = (xs[:, None, :] == xs[None, :, :]).all(-1)  # (n, n)
+            first = same.argmax(1)  # (n,) index of the first row equal to each row
+            reps = np.flatnonzero(first == np.arange(n))  # (m,)
+            cents = xs[reps].astype(np.float32)
+            labels = np.searchsorted(reps, first).astype(np.int64)
             dist = np.zeros(n, dtype=np.float32)
         else:
-            mppc = self.max_points_per_centroid if self.max_points_per_centroid else n
-            km = faiss.Kmeans(
-                d,
-                k,
-                niter=self.niter,
-                seed=seed,
-                max_points_per_centroid=int(mppc),
-                min_points_per_centroid=1,
-                verbose=False,
-            )
             init = None
             if self.init == "kmeans++":
-                init = kmeans_plus_plus(xs, k, np.random.default_rng(seed))
+                rng = np.random.default_rng(seed)
+                # seed on at most INIT_SAMPLE_PER_CENTROID * k points (sklearn seeds on a sample too)
+                m = INIT_SAMPLE_PER_CENTROID * k
+                sample = xs if n <= m else xs[np.sort(rng.choice(n, m, replace=False))]  # (<= m, D)
+                init = kmeans_plus_plus(sample, k, rng)
             elif self.init != "random":
                 raise ValueError(f"unknown init {self.init!r} (use 'kmeans++' or 'random')")
-            km.train(xs, init_centroids=init)
+            km = self._lloyd(xs, init, seed)
             cents = np.asarray(km.centroids, dtype=np.float32).reshape(k, d)  # (k, D)
             _, lab2d = km.index.search(xs, 1)  # (n, 1)
             labels = lab2d.reshape(-1).astype(np.int64)  # (n, 1) -> (n,)
@@ -247,6 +251,35 @@ class HierarchicalKMeans:
         remap = np.full(len(cents), -1, dtype=np.int64)
         remap[order] = np.arange(len(order))
         return np.ascontiguousarray(cents[order]), remap[labels], dist
+
+    def _lloyd(self, xs: np.ndarray, init: np.ndarray | None, seed: int) -> faiss.Kmeans:
+        """Up to ``niter`` faiss Lloyd iterations on ``xs`` (n, D) from ``init`` (k, D) (None: faiss' random init).
+
+        With ``tol > 0`` the iterations run in chunks (one call per ~CHUNK_POINTS point-iterations, so
+        small nodes run in one call) and stop once an iteration lowers the objective by less than
+        ``tol`` relative. Returns the trained ``faiss.Kmeans`` (``centroids``, ``index``).
+        """
+        n, d = xs.shape
+        k = self.branching
+        mppc = int(self.max_points_per_centroid) if self.max_points_per_centroid else n
+        chunk = self.niter if self.tol <= 0 else max(1, min(self.niter, CHUNK_POINTS // n))
+        done, prev = 0, None
+        while True:
+            steps = min(chunk, self.niter - done)
+            km = faiss.Kmeans(
+                d, k, niter=steps, seed=(seed + done) & 0x7FFFFFFF, max_points_per_centroid=mppc, min_points_per_centroid=1, verbose=False
+            )
+            km.train(xs, init_centroids=init)
+            done += steps
+            objs = [float(st["obj"]) for st in km.iteration_stats] if self.tol > 0 else []
+            converged = False
+            for obj in objs:
+                if prev is not None and prev > 0 and (prev - obj) / prev < self.tol:
+                    converged = True
+                prev = obj
+            if converged or done >= self.niter:
+                return km
+            init = np.asarray(km.centroids, dtype=np.float32).reshape(k, d)  # (k, D)
 
     def fit(self, x: np.ndarray) -> HierarchicalKMeans:
         """Build the tree on ``x`` (N, D) float (float32 avoids a copy), N >= 1.
@@ -402,6 +435,7 @@ class HierarchicalKMeans:
             "seed": self.seed,
             "niter": self.niter,
             "init": self.init,
+            "tol": self.tol,
             "max_points_per_centroid": self.max_points_per_centroid,
             "n_fit_samples": self.n_fit_samples,
             "inertia": self.inertia_,
@@ -442,6 +476,7 @@ class HierarchicalKMeans:
                 seed=int(cfg.get("seed", 0)),
                 niter=int(cfg.get("niter", 20)),
                 init=cfg.get("init", "kmeans++"),
+                tol=float(cfg.get("tol", 0.0)),
                 max_points_per_centroid=cfg.get("max_points_per_centroid"),
                 normalize=bool(cfg.get("normalize", False)),
             )
