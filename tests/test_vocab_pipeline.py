@@ -129,6 +129,18 @@ def test_same_seed_same_tokens_and_flat_method(work) -> None:
     assert json.loads((w / "vocab" / "config.json").read_text())["method"] == "flat"
 
 
+def test_bad_video_is_skipped_not_fatal(work) -> None:
+    w, labels = work
+    bad = np.load(w / "features" / "toy" / "video2.npy")
+    bad[3] = np.nan
+    atomic_save_npy(w / "features" / "toy" / "video2.npy", bad)
+    stats = fit_vocab(w, levels=2, branching=3, seed=0)
+    assert stats["n_videos"] == 3 and stats["n_tokens"] == 36
+    rec = Manifest(w).latest("tokens")["video2"]
+    assert rec["status"] == "skipped" and "NaN" in rec["error"] and "video2.npy" in rec["error"]
+    assert not (w / "tokens" / "video2.npy").exists()
+
+
 def test_backbone_choice(tmp_path: Path) -> None:
     _make_work(tmp_path, n_videos=1, backbone="a")
     _make_work(tmp_path, n_videos=1, backbone="b", seed=1)

@@ -134,7 +134,8 @@ def sample_features(videos: list[VideoFeatures], max_samples: int, seed: int = 0
     """A uniform sample (without replacement) of at most ``max_samples`` clip rows over all videos.
 
     Returns:
-        (n, D) float32, n = min(max_samples, total clips), rows in (video, clip) order.
+        (n, D) float32, n = min(max_samples, total clips) less any rows with NaN/inf (dropped with a
+        warning), rows in (video, clip) order.
     """
     sizes = []
     dim = None
@@ -160,6 +161,10 @@ def sample_features(videos: list[VideoFeatures], max_samples: int, seed: int = 0
             x = load_features(v)
             out[pos : pos + b - a] = x[pick[a:b] - lo]
             pos += b - a
+    finite = np.isfinite(out).all(1)  # (n,)
+    if not finite.all():
+        log.warning("dropping %d sampled clip features with NaN/inf values", int((~finite).sum()))
+        out = out[finite]
     return out
 
 
@@ -192,7 +197,8 @@ def fit_vocab(
 
     Returns:
         The statistics of all videos' tokens (:func:`assign_all`) if ``assign``, else those of the
-        fit sample. Both are also in WORK/vocab (stats.json, config.json's ``fit_stats``).
+        fit sample. Both are also in WORK/vocab (stats.json; config.json's ``stats`` holds the fit
+        sample's, without per-word counts).
     """
     if method not in ("tree", "flat"):
         raise VideoBertError(f"unknown assignment method {method!r} (use 'tree' or 'flat')")
@@ -215,7 +221,7 @@ def fit_vocab(
     fit_stats = vocab_stats(counts, float(model.inertia_ or 0.0) * x.shape[0])
     fit_stats.pop("counts")
     log.info("fit sample: %s", format_stats(fit_stats))
-    extra = {"backbone": backbone, "max_samples": int(max_samples), "method": method, "fit_stats": fit_stats}
+    extra = {"backbone": backbone, "max_samples": int(max_samples), "method": method, "stats": fit_stats}
     # remove the old tree first, so a crash mid-save never pairs new centroids with old config
     for name in (CONFIG_NAME, CENTROIDS_NAME):
         (vocab_dir(work) / name).unlink(missing_ok=True)
@@ -271,12 +277,18 @@ def assign_all(work: str | os.PathLike[str], force: bool = False) -> dict[str, A
                 ids = np.load(out, allow_pickle=False)
                 if ids.shape != (x.shape[0],):
                     raise InputFileError(out, f"has shape {ids.shape}, expected ({x.shape[0]},)")
-                xp = model.preprocess(x)  # (n_clips, D)
+                try:
+                    xp = model.preprocess(x)  # (n_clips, D)
+                except ValueError as exc:
+                    raise InputFileError(v.features, str(exc)) from exc
                 dist = ((xp - leaf[ids]) ** 2).sum(1)  # (n_clips,)
                 n_skipped += 1
             else:
                 times = _load_times(v, x.shape[0])
-                ids, dist = model.assign(x, method=method, return_distances=True)
+                try:
+                    ids, dist = model.assign(x, method=method, return_distances=True)
+                except ValueError as exc:  # wrong dim, NaN/inf features
+                    raise InputFileError(v.features, str(exc)) from exc
                 atomic_save_npy(tdir / f"{v.video_id}.times.npy", times)
                 atomic_save_npy(out, ids.astype(np.int32))  # last: its existence means finished
                 manifest.append(
