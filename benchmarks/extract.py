@@ -44,7 +44,9 @@ def _write_video(path: Path, n_frames: int, h: int = 240, w: int = 320, fps: int
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         for i in range(n_frames):
             frame = np.roll(img, shift=(i * 2, i * 3), axis=(0, 1))
-            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")):
+            for packet in stream.encode(
+                av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+            ):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
@@ -67,11 +69,23 @@ def bench_s3d(root: Path, n_clips: int, weights: str | None, batch_size: int) ->
     while done < n_clips:
         done += bb.forward(x).shape[0]
     fwd = done / (time.perf_counter() - t0)
-    summary = extract(vids, root / "work_s3d", backbone="s3d", batch_size=batch_size, device="cpu",
-                      num_workers=1, progress=False, **kw)
+    summary = extract(
+        vids,
+        root / "work_s3d",
+        backbone="s3d",
+        batch_size=batch_size,
+        device="cpu",
+        num_workers=1,
+        progress=False,
+        **kw,
+    )
     e2e = summary["clips_per_s"]
-    return {"forward_clips_per_s": fwd, "end_to_end_clips_per_s": e2e, "ratio": e2e / fwd,
-            "n_clips": summary["n_clips"]}
+    return {
+        "forward_clips_per_s": fwd,
+        "end_to_end_clips_per_s": e2e,
+        "ratio": e2e / fwd,
+        "n_clips": summary["n_clips"],
+    }
 
 
 def probe(root: Path, work: Path) -> dict[str, float]:
@@ -80,7 +94,9 @@ def probe(root: Path, work: Path) -> dict[str, float]:
     from sklearn.preprocessing import StandardScaler
 
     db = json.loads((root / "annotations.json").read_text())["database"]
-    data: dict[str, dict[str, list]] = {s: {"x": [], "verb": [], "noun": []} for s in ("training", "validation")}
+    data: dict[str, dict[str, list]] = {
+        s: {"x": [], "verb": [], "noun": []} for s in ("training", "validation")
+    }
     for vid, entry in db.items():
         feats, times = load_features(work, "classical", vid)
         centres = times.mean(axis=1)
@@ -120,8 +136,10 @@ def main() -> None:
 
     if not args.skip_s3d:
         r = bench_s3d(root, args.s3d_clips, args.s3d_weights, args.batch_size)
-        print(f"s3d CPU   forward-only {r['forward_clips_per_s']:.3f} clips/s | end-to-end "
-              f"{r['end_to_end_clips_per_s']:.3f} clips/s | ratio {r['ratio']:.2f} (goal >= 0.9)")
+        print(
+            f"s3d CPU   forward-only {r['forward_clips_per_s']:.3f} clips/s | end-to-end "
+            f"{r['end_to_end_clips_per_s']:.3f} clips/s | ratio {r['ratio']:.2f} (goal >= 0.9)"
+        )
 
     if not args.skip_classical:
         from videobert.datasets.synthetic import synthesize
@@ -129,16 +147,24 @@ def main() -> None:
         corpus = root / "synth"
         t0 = time.perf_counter()
         res = synthesize(corpus, n_videos=args.synth_videos, seed=0, progress=False)
-        print(f"corpus    {res.n_videos} videos, {res.total_duration:.0f} s of video (made in {time.perf_counter() - t0:.0f} s)")
+        print(
+            f"corpus    {res.n_videos} videos, {res.total_duration:.0f} s of video (made in {time.perf_counter() - t0:.0f} s)"
+        )
         work = root / "work_classical"
-        s = extract(corpus / "videos", work, backbone="classical", num_workers=2, batch_size=16, progress=False)
-        print(f"classical {s['n_clips']} clips in {s['seconds']:.1f} s: {s['clips_per_s']:.1f} clips/s = "
-              f"{res.total_duration / s['seconds']:.1f}x real time")
+        s = extract(
+            corpus / "videos", work, backbone="classical", num_workers=2, batch_size=16, progress=False
+        )
+        print(
+            f"classical {s['n_clips']} clips in {s['seconds']:.1f} s: {s['clips_per_s']:.1f} clips/s = "
+            f"{res.total_duration / s['seconds']:.1f}x real time"
+        )
         p = probe(corpus, work)
         print(f"probe     train {p['train_clips']} clips / test {p['test_clips']} clips (held-out videos)")
         for label in ("verb", "noun"):
-            print(f"probe     {label}: accuracy {p[f'{label}_acc']:.3f} | chance {p[f'{label}_chance']:.3f} | "
-                  f"{p[f'{label}_x_chance']:.1f}x chance (goal >= 3x for verbs)")
+            print(
+                f"probe     {label}: accuracy {p[f'{label}_acc']:.3f} | chance {p[f'{label}_chance']:.3f} | "
+                f"{p[f'{label}_x_chance']:.1f}x chance (goal >= 3x for verbs)"
+            )
 
 
 if __name__ == "__main__":

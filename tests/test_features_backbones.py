@@ -74,7 +74,9 @@ def test_s3d_equals_torchvision_forward_safetensors(tmp_path):
     assert ours.shape == (1, 1024)
 
     preset = VideoClassification(crop_size=(224, 224), resize_size=(256, 256))
-    x = preset(torch.from_numpy(clips).permute(0, 1, 4, 2, 3).contiguous())  # (N, T, H, W, 3) -> (N, T, 3, H, W)
+    x = preset(
+        torch.from_numpy(clips).permute(0, 1, 4, 2, 3).contiguous()
+    )  # (N, T, H, W, 3) -> (N, T, 3, H, W)
     pooled = _pooled_hook(ref.avgpool)
     with torch.inference_mode():
         logits = ref(x)
@@ -99,7 +101,9 @@ def test_r2plus1d_equals_torchvision_forward_pth(tmp_path):
 
     idx = ((np.arange(16) + 0.5) * 30 / 16).astype(int)  # 16 evenly spaced frames of 30
     preset = VideoClassification(crop_size=(32, 32), resize_size=bb.resize_size)
-    x = preset(torch.from_numpy(clips[:, idx]).permute(0, 1, 4, 2, 3).contiguous())  # (N, 16, H, W, 3) -> (N, 16, 3, H, W)
+    x = preset(
+        torch.from_numpy(clips[:, idx]).permute(0, 1, 4, 2, 3).contiguous()
+    )  # (N, 16, H, W, 3) -> (N, 16, 3, H, W)
     pooled = _pooled_hook(ref.avgpool)
     with torch.inference_mode():
         logits = ref(x)
@@ -110,7 +114,9 @@ def test_r2plus1d_equals_torchvision_forward_pth(tmp_path):
 
 def test_inception_equals_torchvision_per_frame_mean_pth(tmp_path):
     torch.manual_seed(3)
-    ref = torchvision.models.inception_v3(weights=None, aux_logits=True, transform_input=True, init_weights=False)
+    ref = torchvision.models.inception_v3(
+        weights=None, aux_logits=True, transform_input=True, init_weights=False
+    )
     ref.eval()
     path = tmp_path / "inc.pth"
     torch.save(ref.state_dict(), path)  # includes AuxLogits, as torchvision's file does
@@ -167,7 +173,9 @@ def test_weights_errors(tmp_path, monkeypatch):
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-def _square_clip(dx: float, dy: float, colour=(220, 40, 40), t: int = 10, h: int = 72, w: int = 96) -> torch.Tensor:
+def _square_clip(
+    dx: float, dy: float, colour=(220, 40, 40), t: int = 10, h: int = 72, w: int = 96
+) -> torch.Tensor:
     """A square on grey moving (dx, dy) pixels per frame: float (1, t, 3, h, w) in [0, 1]."""
     yy, xx = np.mgrid[0:h, 0:w]
     out = np.full((t, h, w, 3), 110, dtype=np.float32)
@@ -187,7 +195,9 @@ def test_classical_descriptor_motion_and_colour():
     blue = classical_descriptor(_square_clip(2, 0, colour=(40, 40, 220)))
     assert right.shape == (1, DIM)
     assert torch.allclose(right.norm(dim=1), torch.ones(1), atol=1e-5)
-    hof = slice(DIM - 64, DIM - 56)  # global flow-orientation histogram, 8 signed bins from angle 0 (rightwards)
+    hof = slice(
+        DIM - 64, DIM - 56
+    )  # global flow-orientation histogram, 8 signed bins from angle 0 (rightwards)
     assert int(right[0, hof].argmax()) in (0, 7)
     assert int(left[0, hof].argmax()) in (3, 4)
     assert int(down[0, hof].argmax()) in (1, 2)  # image y grows downwards
@@ -205,10 +215,16 @@ def test_classical_descriptor_motion_and_colour():
 def _shape_clip(shape: str, cx: int, cy: int, r: int, h: int = 96, w: int = 128) -> torch.Tensor:
     """A still shape (``square`` or ``disc``) of half-size ``r``: float (1, 4, 3, h, w) in [0, 1]."""
     yy, xx = np.mgrid[0:h, 0:w]
-    mask = (np.abs(xx - cx) <= r) & (np.abs(yy - cy) <= r) if shape == "square" else (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r
+    mask = (
+        (np.abs(xx - cx) <= r) & (np.abs(yy - cy) <= r)
+        if shape == "square"
+        else (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r
+    )
     img = np.full((h, w, 3), 225, dtype=np.float32)
     img[mask] = (40, 160, 60)
-    x = torch.from_numpy(np.repeat(img[None] / 255.0, 4, axis=0)).permute(0, 3, 1, 2)  # (4, h, w, 3) -> (4, 3, h, w)
+    x = torch.from_numpy(np.repeat(img[None] / 255.0, 4, axis=0)).permute(
+        0, 3, 1, 2
+    )  # (4, h, w, 3) -> (4, 3, h, w)
     return x.unsqueeze(0)
 
 

@@ -67,7 +67,9 @@ def test_extract_files_manifest_and_rerun(videos, tmp_path):
     out = work / "features" / "classical"
     feats, times = load_features(work, "classical", "v00")
     assert feats.dtype == np.float16 and feats.shape == (2, DIM)
-    assert np.isfinite(feats).all() and np.abs(np.linalg.norm(feats.astype(np.float32), axis=1) - 1).max() < 1e-2
+    assert (
+        np.isfinite(feats).all() and np.abs(np.linalg.norm(feats.astype(np.float32), axis=1) - 1).max() < 1e-2
+    )
     assert times.dtype == np.float64
     np.testing.assert_allclose(times, [[0, 1.5], [1.5, 3.0]], atol=1e-6)
     nested, _ = load_features(work, "classical", "sub__nested")
@@ -149,7 +151,9 @@ def test_sigkill_then_rerun_is_byte_identical(tmp_path):
     n_done = 0
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
-        n_done = len([p for p in out.glob("v*.npy") if not p.name.endswith(".times.npy")]) if out.exists() else 0
+        n_done = (
+            len([p for p in out.glob("v*.npy") if not p.name.endswith(".times.npy")]) if out.exists() else 0
+        )
         if n_done >= 1:
             break
         time.sleep(0.005)
@@ -169,12 +173,30 @@ def test_sigkill_then_rerun_is_byte_identical(tmp_path):
 
 def test_cli_extract(videos, tmp_path):
     work = tmp_path / "w"
-    rc = cli_main(["-q", "extract", str(videos / "v00.mp4"), str(videos / "v01.mp4"), "--backbone", "classical",
-                   "--work", str(work), "--no-progress", "--clip-frames", "20"])
+    rc = cli_main(
+        [
+            "-q",
+            "extract",
+            str(videos / "v00.mp4"),
+            str(videos / "v01.mp4"),
+            "--backbone",
+            "classical",
+            "--work",
+            str(work),
+            "--no-progress",
+            "--clip-frames",
+            "20",
+        ]
+    )
     assert rc == 0
     feats, times = load_features(work, "classical", "v01")
     assert feats.shape == (4, DIM)  # 3.5 s in 1.0 s clips: 3 full + a 0.5 s partial
     np.testing.assert_allclose(times[1], [1.0, 2.0])
     with pytest.raises(SystemExit):
         cli_main(["-q", "extract", str(videos), "--backbone", "nope", "--work", str(work)])
-    assert cli_main(["-q", "extract", str(tmp_path / "missing.mp4"), "--backbone", "classical", "--work", str(work)]) == 1
+    assert (
+        cli_main(
+            ["-q", "extract", str(tmp_path / "missing.mp4"), "--backbone", "classical", "--work", str(work)]
+        )
+        == 1
+    )

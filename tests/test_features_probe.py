@@ -16,7 +16,9 @@ def test_linear_probe_on_classical_features_beats_chance(tmp_path):
     corpus = tmp_path / "corpus"
     synthesize(corpus, n_videos=10, seed=0, width=64, height=48, subset_split=0.7, progress=False)
     work = tmp_path / "work"
-    summary = extract(corpus / "videos", work, backbone="classical", batch_size=16, num_workers=2, progress=False)
+    summary = extract(
+        corpus / "videos", work, backbone="classical", batch_size=16, num_workers=2, progress=False
+    )
     assert summary["done"] == 10 and not summary["skipped"]
 
     db = json.loads((corpus / "annotations.json").read_text())["database"]

@@ -55,12 +55,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--random-weights", action="store_true", help="random weights (tests only)")
     p.add_argument("--batch-size", type=int, default=8, help="clips per forward pass")
-    p.add_argument("--shard", default=None, help="i/n: this process's share of the videos (default: RANK/WORLD_SIZE)")
+    p.add_argument(
+        "--shard", default=None, help="i/n: this process's share of the videos (default: RANK/WORLD_SIZE)"
+    )
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument("--num-workers", type=int, default=2, help="decoding threads (0: inline)")
     p.add_argument("--fps", type=float, default=20.0, help="clip grid frame rate (frames/s)")
     p.add_argument("--clip-frames", type=int, default=30, help="frames per clip (30 at 20 fps = 1.5 s)")
-    p.add_argument("--stride", type=int, default=None, help="frames between clip starts (default: clip length)")
+    p.add_argument(
+        "--stride", type=int, default=None, help="frames between clip starts (default: clip length)"
+    )
     p.add_argument("--input-size", type=int, default=None, help="override the network input size (pixels)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)

@@ -135,7 +135,14 @@ def _produce_video(
 class _Producers:
     """``num_workers`` threads decoding whole videos into a bounded queue (0: inline, no threads)."""
 
-    def __init__(self, todo: list[tuple[str, Path]], backbone: Backbone, clip_spec: Any, batch_size: int, num_workers: int) -> None:
+    def __init__(
+        self,
+        todo: list[tuple[str, Path]],
+        backbone: Backbone,
+        clip_spec: Any,
+        batch_size: int,
+        num_workers: int,
+    ) -> None:
         self.todo = todo
         self.args = (backbone, clip_spec, batch_size)
         self.num_workers = num_workers
@@ -144,7 +151,9 @@ class _Producers:
         self.tasks: queue.Queue[tuple[str, Path]] = queue.Queue()
         for t in todo:
             self.tasks.put(t)
-        self.threads = [threading.Thread(target=self._work, daemon=True, name=f"extract-{i}") for i in range(num_workers)]
+        self.threads = [
+            threading.Thread(target=self._work, daemon=True, name=f"extract-{i}") for i in range(num_workers)
+        ]
 
     def _put(self, item: _Item | None) -> bool:
         while not self.stop.is_set():
@@ -251,16 +260,28 @@ def extract(
     }
     log.info(
         "extract %s: shard %d/%d, %d videos, %d already done, %d to do",
-        backbone, rank, world, len(mine), summary["already_done"], len(todo),
+        backbone,
+        rank,
+        world,
+        len(mine),
+        summary["already_done"],
+        len(todo),
     )
     if not todo:
         return summary
 
-    bb = build_backbone(backbone, weights=weights, random_weights=random_weights, device=device, crop_size=crop_size)
+    bb = build_backbone(
+        backbone, weights=weights, random_weights=random_weights, device=device, crop_size=crop_size
+    )
     stride = getattr(clip_spec, "stride", None) or clip_spec.frames
     info = bb.info()
-    info.update(fps=float(clip_spec.fps), clip_frames=int(clip_spec.frames), stride_frames=int(stride),
-                partial=getattr(clip_spec, "partial", None), decode_size=bb.decode_size)
+    info.update(
+        fps=float(clip_spec.fps),
+        clip_frames=int(clip_spec.frames),
+        stride_frames=int(stride),
+        partial=getattr(clip_spec, "partial", None),
+        decode_size=bb.decode_size,
+    )
     info = json.loads(json.dumps(info))  # as it reads back from JSON (tuples -> lists)
     info_path = out_dir / "info.json"
     if info_path.exists():
@@ -314,18 +335,27 @@ def extract(
     summary["clips_per_s"] = summary["n_clips"] / max(summary["seconds"], 1e-9)
     log.info(
         "extract %s: %d done, %d skipped, %d clips in %.1f s (%.1f clips/s) -> %s",
-        backbone, summary["done"], len(summary["skipped"]), summary["n_clips"], summary["seconds"],
-        summary["clips_per_s"], out_dir,
+        backbone,
+        summary["done"],
+        len(summary["skipped"]),
+        summary["n_clips"],
+        summary["seconds"],
+        summary["clips_per_s"],
+        out_dir,
     )
     return summary
 
 
-def load_features(work: str | os.PathLike[str], backbone: str, video_id: str) -> tuple[np.ndarray, np.ndarray]:
+def load_features(
+    work: str | os.PathLike[str], backbone: str, video_id: str
+) -> tuple[np.ndarray, np.ndarray]:
     """A finished video's features, float16 (n_clips, D), and clip times, float64 (n_clips, 2)."""
     from videobert.errors import StageMissingError
 
     d = features_dir(work, backbone)
     f, t = d / f"{video_id}.npy", d / f"{video_id}.times.npy"
     if not f.exists() or not t.exists():
-        raise StageMissingError(f"{f}: no features for {video_id!r}; run `videobert extract --backbone {backbone}`")
+        raise StageMissingError(
+            f"{f}: no features for {video_id!r}; run `videobert extract --backbone {backbone}`"
+        )
     return np.load(f, allow_pickle=False), np.load(t, allow_pickle=False)

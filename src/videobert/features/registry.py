@@ -208,7 +208,9 @@ def _enum_state_dict(spec: BackboneSpec, member: str) -> tuple[dict[str, torch.T
         weights = enum_cls[member] if member != "DEFAULT" else enum_cls.DEFAULT
     except KeyError:
         members = ", ".join(m.name for m in enum_cls)
-        raise WeightsError(f"{spec.name}: unknown weights {member!r}; {enum_cls.__name__} has {members}") from None
+        raise WeightsError(
+            f"{spec.name}: unknown weights {member!r}; {enum_cls.__name__} has {members}"
+        ) from None
     try:
         sd = weights.get_state_dict(progress=False, check_hash=True)
     except Exception as exc:
@@ -257,7 +259,9 @@ class Backbone:
         """The ``size`` to decode frames at (short side int, (h, w), or None)."""
         if (self.crop_size, self.resize_size) == (self.spec.crop_size, self.spec.resize_size):
             return self.spec.decode_size
-        return self.resize_size[0] if len(self.resize_size) == 1 else (self.resize_size[0], self.resize_size[1])
+        return (
+            self.resize_size[0] if len(self.resize_size) == 1 else (self.resize_size[0], self.resize_size[1])
+        )
 
     def info(self) -> dict[str, Any]:
         """JSON-able description of the built backbone (spec plus actual sizes and weights)."""
@@ -313,7 +317,11 @@ def build_backbone(
         frames_per_clip: override how many frames the backbone takes from each clip.
     """
     spec = get_spec(name)
-    dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = (
+        torch.device(device)
+        if device is not None
+        else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    )
     crop = spec.crop_size
     resize = spec.resize_size
     if crop_size is not None:
@@ -336,7 +344,9 @@ def build_backbone(
         bb = _build_network(spec, weights, random_weights, dev, crop, resize)
     if frames_per_clip is not None:
         if spec.fixed_input and frames_per_clip != spec.frames_per_clip:
-            raise VideoBertError(f"{name}: the architecture only accepts {spec.frames_per_clip} frames per clip")
+            raise VideoBertError(
+                f"{name}: the architecture only accepts {spec.frames_per_clip} frames per clip"
+            )
         bb.frames_per_clip = int(frames_per_clip)
     return bb
 
@@ -359,8 +369,10 @@ def _build_network(
     if random_weights:
         source = f"random(seed={RANDOM_WEIGHTS_SEED})"
         log.warning("%s: RANDOM weights (asked for with random_weights); features are not meaningful", name)
-    elif weights is None or str(weights) == "DEFAULT" or (
-        isinstance(weights, str) and weights.isidentifier() and not Path(weights).exists()
+    elif (
+        weights is None
+        or str(weights) == "DEFAULT"
+        or (isinstance(weights, str) and weights.isidentifier() and not Path(weights).exists())
     ):
         sd, source = _enum_state_dict(spec, "DEFAULT" if weights is None else str(weights))
         _load_into(module, sd, spec, source)

@@ -74,7 +74,9 @@ def _cell_pool(x: torch.Tensor, cells: tuple[int, int]) -> torch.Tensor:
     return F.adaptive_avg_pool2d(x, cells)
 
 
-def _orient_hist(angle: torch.Tensor, mag: torch.Tensor, bins: int, period: float, cells: tuple[int, int]) -> torch.Tensor:
+def _orient_hist(
+    angle: torch.Tensor, mag: torch.Tensor, bins: int, period: float, cells: tuple[int, int]
+) -> torch.Tensor:
     """Magnitude-weighted orientation histograms with linear interpolation between bins.
 
     Args:
@@ -97,7 +99,9 @@ def _orient_hist(angle: torch.Tensor, mag: torch.Tensor, bins: int, period: floa
     return pooled.permute(0, 2, 3, 1).reshape(n, -1)  # (N, bins, ch, cw) -> (N, ch*cw*bins)
 
 
-def _lucas_kanade(i0: torch.Tensor, i1: torch.Tensor, win: int = 4) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _lucas_kanade(
+    i0: torch.Tensor, i1: torch.Tensor, win: int = 4
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Least-squares flow per ``win`` x ``win`` window.
 
     Args:
@@ -164,7 +168,9 @@ def _object_shape(fg: torch.Tensor) -> torch.Tensor:
     gy = torch.zeros_like(crop)
     gx[:, :, 1:-1] = crop[:, :, 2:] - crop[:, :, :-2]
     gy[:, 1:-1, :] = crop[:, 2:, :] - crop[:, :-2, :]
-    hog = _orient_hist(torch.remainder(torch.atan2(gy, gx), math.pi), torch.sqrt(gx * gx + gy * gy), 8, math.pi, (3, 3))
+    hog = _orient_hist(
+        torch.remainder(torch.atan2(gy, gx), math.pi), torch.sqrt(gx * gx + gy * gy), 8, math.pi, (3, 3)
+    )
     feats = torch.cat([sil.sqrt(), hog.sqrt()], dim=1).view(n, k, -1)  # (N*k, 108) -> (N, k, 108)
     present = (mass >= 6).to(fg.dtype).view(n, k, 1)
     return (feats * present).sum(dim=1) / present.sum(dim=1).clamp_min(1.0)
@@ -187,7 +193,9 @@ def classical_descriptor(frames: torch.Tensor) -> torch.Tensor:
     border = torch.cat(
         [frames[..., 0, :], frames[..., -1, :], frames[..., :, 0], frames[..., :, -1]], dim=-1
     )[..., ::3]  # (N, k, 3, P): every 3rd border pixel
-    bg = border.permute(0, 2, 1, 3).reshape(n, c, -1).median(dim=2).values  # (N, k, 3, P) -> (N, 3, k*P) -> (N, 3)
+    bg = (
+        border.permute(0, 2, 1, 3).reshape(n, c, -1).median(dim=2).values
+    )  # (N, k, 3, P) -> (N, 3, k*P) -> (N, 3)
     dist = (frames - bg.view(n, 1, c, 1, 1)).abs().amax(dim=2)  # (N, k, H, W)
     fg = (dist > _FG_THRESH).to(frames.dtype)
     fg_colour = _hist_rgb(qidx, fg[:, ::2].reshape(n, -1)).sqrt()  # (N, k/2, H, W) -> (N, k/2*H*W)
@@ -225,7 +233,9 @@ def classical_descriptor(frames: torch.Tensor) -> torch.Tensor:
     layout = torch.cat(
         [
             _cell_pool(fg.mean(dim=1, keepdim=True), (4, 4)).reshape(n, 16),  # (N, 1, 4, 4) -> (N, 16)
-            _cell_pool(energy_map.mean(dim=1, keepdim=True), (4, 4)).reshape(n, 16).sqrt(),  # (N, 1, 4, 4) -> (N, 16)
+            _cell_pool(energy_map.mean(dim=1, keepdim=True), (4, 4))
+            .reshape(n, 16)
+            .sqrt(),  # (N, 1, 4, 4) -> (N, 16)
         ],
         dim=1,
     )
@@ -252,7 +262,14 @@ def classical_descriptor(frames: torch.Tensor) -> torch.Tensor:
     profile = profile / profile.sum(dim=1, keepdim=True).clamp_min(_EPS)
     total = torch.log1p(energy.mean(dim=1, keepdim=True) * 100)
     dynamics = torch.cat(
-        [per_step.mean(dim=1), per_step.std(dim=1, unbiased=False), per_step.abs().mean(dim=1), flips, profile, total],
+        [
+            per_step.mean(dim=1),
+            per_step.std(dim=1, unbiased=False),
+            per_step.abs().mean(dim=1),
+            flips,
+            profile,
+            total,
+        ],
         dim=1,
     )
 
