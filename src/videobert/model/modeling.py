@@ -1,0 +1,187 @@
+"""``VideoBertForPreTraining``: transformers' ``BertModel`` over the joint text + visual vocabulary.
+
+Heads (parameter names match ``BertForPreTraining``/``BertForMaskedLM`` so their checkpoints load
+as they are):
+
+* ``cls.predictions`` — BERT's masked-token head (transform, then a decoder tied to the word
+  embeddings plus a bias) over the whole joint vocabulary. In training it runs only at labelled
+  positions (gather first, then transform + decoder), which is where most of a stock
+  ``BertForPreTraining``'s compute goes for a large vocabulary.
+* ``cls.alignment`` — a 2-way linear layer on the pooled ``[CLS]`` state: 1 = the text and the video
+  are aligned, 0 = they are not (linguistic-visual alignment).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import BertModel, BertPreTrainedModel
+from transformers.models.bert.modeling_bert import BertLMPredictionHead
+from transformers.utils import ModelOutput
+
+from videobert.model.configuration import VideoBertConfig
+
+IGNORE_INDEX = -100
+
+
+@dataclass
+class VideoBertPreTrainingOutput(ModelOutput):
+    """What ``VideoBertForPreTraining.forward`` returns.
+
+    Shapes: B sequences of length L, N labelled positions in the batch, V_all = ``config.vocab_size``.
+
+    Attributes:
+        loss: () weighted sum ``text_mlm_weight * text_mlm_loss + video_mlm_weight * video_mlm_loss
+            + alignment_weight * alignment_loss`` (only when labels are given).
+        text_mlm_loss: () mean cross-entropy over labelled positions whose label is a text id
+            (0 when there is none, still attached to the graph).
+        video_mlm_loss: () the same over labelled positions whose label is a visual word.
+        alignment_loss: () mean cross-entropy of ``alignment_logits`` where ``alignment_labels != -100``.
+        mlm_logits: (N, V_all) logits at the labelled positions, in row-major (b, l) order.
+        mlm_labels: (N,) the labels at those positions.
+        mlm_positions: (N,) flat indices ``b * L + l`` of those positions.
+        alignment_logits: (B, 2) logits of [not aligned, aligned].
+        prediction_logits: (B, L, V_all) logits at every position (only with ``return_all_logits``).
+        last_hidden_state: (B, L, H) encoder output.
+        pooled_output: (B, H) pooled ``[CLS]`` state.
+        num_text_labels, num_video_labels, num_alignment_labels: () long, counts behind each mean.
+    """
+
+    loss: torch.Tensor | None = None
+    text_mlm_loss: torch.Tensor | None = None
+    video_mlm_loss: torch.Tensor | None = None
+    alignment_loss: torch.Tensor | None = None
+    mlm_logits: torch.Tensor | None = None
+    mlm_labels: torch.Tensor | None = None
+    mlm_positions: torch.Tensor | None = None
+    alignment_logits: torch.Tensor | None = None
+    prediction_logits: torch.Tensor | None = None
+    last_hidden_state: torch.Tensor | None = None
+    pooled_output: torch.Tensor | None = None
+    num_text_labels: torch.Tensor | None = None
+    num_video_labels: torch.Tensor | None = None
+    num_alignment_labels: torch.Tensor | None = None
+
+
+class VideoBertPreTrainingHeads(nn.Module):
+    """BERT's MLM head (``predictions``) plus the 2-way alignment head (``alignment``)."""
+
+    def __init__(self, config: VideoBertConfig) -> None:
+        super().__init__()
+        self.predictions = BertLMPredictionHead(config)
+        self.alignment = nn.Linear(config.hidden_size, 2)
+
+
+def _masked_mean_ce(logits: torch.Tensor, labels: torch.Tensor, select: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over rows where ``select``; 0 (attached to the graph) when none is.
+
+    Args:
+        logits: (N, C) float. labels: (N,) long. select: (N,) bool.
+    """
+    if bool(select.any()):
+        return F.cross_entropy(logits[select].float(), labels[select])
+    return logits.sum() * 0.0
+
+
+class VideoBertForPreTraining(BertPreTrainedModel):
+    """VideoBERT: BERT over ``[CLS] text [>] video [SEP]`` with masked-token and alignment heads."""
+
+    config_class = VideoBertConfig
+    config: VideoBertConfig
+    _tied_weights_keys = {
+        "cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight",
+        "cls.predictions.decoder.bias": "cls.predictions.bias",
+    }
+
+    def __init__(self, config: VideoBertConfig) -> None:
+        super().__init__(config)
+        self.bert = BertModel(config)
+        self.cls = VideoBertPreTrainingHeads(config)
+        self.post_init()
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.cls.predictions.decoder
+
+    def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
+        self.cls.predictions.decoder = new_embeddings
+        self.cls.predictions.bias = new_embeddings.bias
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        alignment_labels: torch.Tensor | None = None,
+        regime: torch.Tensor | None = None,
+        return_all_logits: bool = False,
+        inputs_embeds: torch.Tensor | None = None,
+        **kwargs,
+    ) -> VideoBertPreTrainingOutput:
+        """Run the encoder and the heads on a batch (the dict of docs/ARCHITECTURE.md).
+
+        Args:
+            input_ids: (B, L) long joint ids. attention_mask: (B, L) 1 real / 0 pad.
+            token_type_ids: (B, L) 0 text side, 1 video side.
+            labels: (B, L) long, the original id at predicted positions, -100 elsewhere.
+            alignment_labels: (B,) long, 1 aligned, 0 misaligned, -100 no target.
+            regime: (B,) long (0 text, 1 video, 2 text-video); accepted for the batch dict, unused.
+            return_all_logits: also return ``prediction_logits`` (B, L, V_all) at every position.
+        """
+        del regime
+        enc = self.bert(
+            input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            return_dict=True,
+            **kwargs,
+        )
+        sequence_output = enc.last_hidden_state  # (B, L, H)
+        pooled_output = enc.pooler_output  # (B, H)
+        bsz, seq_len, hidden = sequence_output.shape
+        alignment_logits = self.cls.alignment(pooled_output)  # (B, 2)
+
+        out = VideoBertPreTrainingOutput(
+            alignment_logits=alignment_logits,
+            last_hidden_state=sequence_output,
+            pooled_output=pooled_output,
+        )
+        if return_all_logits:
+            out.prediction_logits = self.cls.predictions(sequence_output)  # (B, L, V_all)
+
+        if labels is not None:
+            flat_labels = labels.reshape(-1)  # (B, L) -> (B*L,)
+            positions = (flat_labels != IGNORE_INDEX).nonzero(as_tuple=True)[0]  # (N,)
+            flat_hidden = sequence_output.reshape(bsz * seq_len, hidden)  # (B, L, H) -> (B*L, H)
+            picked = flat_hidden.index_select(0, positions)  # (N, H)
+            mlm_logits = self.cls.predictions(picked)  # (N, V_all)
+            mlm_labels = flat_labels.index_select(0, positions)  # (N,)
+            is_video = mlm_labels >= self.config.visual_offset  # (N,)
+            out.text_mlm_loss = _masked_mean_ce(mlm_logits, mlm_labels, ~is_video)
+            out.video_mlm_loss = _masked_mean_ce(mlm_logits, mlm_labels, is_video)
+            out.mlm_logits, out.mlm_labels, out.mlm_positions = mlm_logits, mlm_labels, positions
+            out.num_text_labels = (~is_video).sum()
+            out.num_video_labels = is_video.sum()
+            if alignment_labels is not None:
+                has_align = alignment_labels != IGNORE_INDEX  # (B,)
+                out.alignment_loss = _masked_mean_ce(alignment_logits, alignment_labels, has_align)
+                out.num_alignment_labels = has_align.sum()
+            else:
+                out.alignment_loss = alignment_logits.sum() * 0.0
+                out.num_alignment_labels = torch.zeros((), dtype=torch.long, device=labels.device)
+            cfg = self.config
+            out.loss = (
+                cfg.text_mlm_weight * out.text_mlm_loss
+                + cfg.video_mlm_weight * out.video_mlm_loss
+                + cfg.alignment_weight * out.alignment_loss
+            )
+        return out
+
+
+__all__ = ["IGNORE_INDEX", "VideoBertForPreTraining", "VideoBertPreTrainingOutput"]

@@ -1,0 +1,132 @@
+"""``PretrainConfig``: every knob of ``videobert pretrain`` (YAML file, then ``key=value`` overrides)."""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from videobert.config import ConfigError, apply_overrides, from_dict, to_dict
+
+
+@dataclass
+class PretrainConfig:
+    """Pretraining settings.
+
+    Attributes:
+        init: BERT checkpoint directory or cached hub name to start from; None = the packaged
+            all-MiniLM-L6-v2; ``"random"`` = random weights (model shape from ``model``).
+        model: ``VideoBertConfig`` overrides, e.g. ``{"num_hidden_layers": 2}`` (keeps the first
+            two layers of the checkpoint), loss weights, dropout.
+        init_visual_from_centroids: initialise visual-word embeddings from WORK/vocab's centroids.
+        batch_size: sequences per micro-batch per process.
+        grad_accum: micro-batches per optimiser step (global batch = batch_size * grad_accum * world).
+        lr: peak learning rate (AdamW). warmup_steps: linear warm-up steps, then linear decay to 0.
+        max_steps: optimiser steps in total. weight_decay: AdamW decay (not on biases/LayerNorm).
+        clip_norm: max global gradient norm (<= 0: no clipping).
+        checkpoint_every: steps between checkpoints (a final one is always written).
+        keep_last: checkpoints kept (older ones deleted; <= 0 keeps all).
+        eval_every: steps between validations (<= 0: only at the end). eval_batches: val batches.
+        seed: seeds weights, data and dropout. deterministic: deterministic torch algorithms.
+        bf16: bf16 autocast; None = on when training on CUDA. Training on CPU is always fp32.
+        collate: ``videobert.data.collate.CollateConfig`` fields (masking, regimes, lengths).
+        num_workers: reserved for background data loading; batches are built in-process (0).
+        log_every: steps between train log entries.
+    """
+
+    init: str | None = None
+    model: dict[str, Any] = field(default_factory=dict)
+    init_visual_from_centroids: bool = True
+    batch_size: int = 32
+    grad_accum: int = 1
+    lr: float = 1e-4
+    warmup_steps: int = 100
+    max_steps: int = 1000
+    weight_decay: float = 0.01
+    clip_norm: float = 1.0
+    checkpoint_every: int = 200
+    keep_last: int = 2
+    eval_every: int = 200
+    eval_batches: int = 20
+    seed: int = 0
+    deterministic: bool = False
+    bf16: bool | None = None
+    collate: dict[str, Any] = field(default_factory=dict)
+    num_workers: int = 0
+    log_every: int = 10
+
+
+
+
+# Named starting points for ``videobert pretrain --preset NAME`` (then the YAML file, then overrides).
+PRESETS: dict[str, dict[str, Any]] = {
+    # the built-in demo corpus on 2 CPU cores in about a minute: MiniLM cut to 2 layers
+    "demo": {
+        "model": {"num_hidden_layers": 2},
+        "batch_size": 16,
+        "lr": 0.0003,
+        "warmup_steps": 20,
+        "max_steps": 200,
+        "checkpoint_every": 100,
+        "eval_every": 100,
+        "eval_batches": 10,
+        "log_every": 10,
+    },
+    # the paper's setting scaled to one node: BERT-large, large batches, long schedule (GPUs)
+    "paper": {
+        "init": "bert-large-uncased",
+        "batch_size": 32,
+        "grad_accum": 4,
+        "lr": 0.0001,
+        "warmup_steps": 10000,
+        "max_steps": 500000,
+        "checkpoint_every": 5000,
+        "eval_every": 5000,
+        "eval_batches": 200,
+        "log_every": 100,
+    },
+}
+
+_YAML_FLOAT = re.compile(r"^[-+]?\d+(\.\d*)?[eE][-+]?\d+$")
+
+
+def _deep_update(base: dict[str, Any], new: dict[str, Any]) -> None:
+    for k, v in new.items():
+        if isinstance(v, dict) and isinstance(base.get(k), dict):
+            _deep_update(base[k], v)
+        else:
+            base[k] = v
+
+
+def _yaml_friendly(override: str) -> str:
+    """``lr=3e-4`` -> ``lr=3.0e-4`` (YAML 1.1 reads a float without a dot as a string)."""
+    key, sep, raw = override.partition("=")
+    if sep and _YAML_FLOAT.match(raw.strip()):
+        return f"{key}={float(raw)!r}"
+    return override
+
+
+def load_pretrain_config(
+    path: str | os.PathLike[str] | None = None, overrides: list[str] | None = None, preset: str | None = None
+) -> PretrainConfig:
+    """Defaults, updated by ``PRESETS[preset]``, then the YAML file at ``path``, then ``key=value`` overrides."""
+    data: dict[str, Any] = to_dict(PretrainConfig())
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ConfigError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
+        _deep_update(data, copy.deepcopy(PRESETS[preset]))
+    if path is not None:
+        with open(path, encoding="utf-8") as fh:
+            loaded = yaml.safe_load(fh) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: a config file must hold a mapping")
+        _deep_update(data, loaded)
+    apply_overrides(data, [_yaml_friendly(o) for o in overrides or []])
+    return from_dict(PretrainConfig, data)
+
+
+__all__ = ["PRESETS", "PretrainConfig", "load_pretrain_config"]

@@ -1,0 +1,484 @@
+"""The pretraining loop: AdamW, warm-up + linear decay, accumulation, clipping, checkpoints, DDP.
+
+``pretrain(work, cfg)`` trains ``VideoBertForPreTraining`` on ``WORK/corpus`` and returns the final
+checkpoint directory. It resumes by itself from the newest ``WORK/checkpoints/step-N`` (model,
+optimiser, scheduler, data position and RNG state), so a killed run continued with the same
+config reproduces the uninterrupted run's weights and losses (CPU, ``deterministic: true``).
+
+Under ``torchrun`` (``WORLD_SIZE > 1``) every rank reads its own shard of the data; gradients are
+averaged by DDP. Each objective's loss is normalised by its *global* number of targets (over
+ranks and accumulated micro-batches), so the gradient of a step equals a single process's on the
+same global batch. Rank 0 writes checkpoints, ``WORK/logs/pretrain.jsonl`` and TensorBoard logs
+(``WORK/logs/tb``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
+from transformers import BertConfig, get_linear_schedule_with_warmup
+
+from videobert.errors import StageMissingError, VideoBertError
+from videobert.model.configuration import VideoBertConfig
+from videobert.model.init import from_bert, packaged_bert_path, random_init
+from videobert.model.modeling import IGNORE_INDEX, VideoBertForPreTraining
+from videobert.train import checkpoint as ckpt
+from videobert.train.config import PretrainConfig
+from videobert.train.distributed import (
+    DistInfo,
+    all_gather_objects,
+    all_reduce_sum,
+    barrier,
+    broadcast_object,
+    cleanup,
+    init_distributed,
+)
+from videobert.utils.io import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+Batch = dict[str, torch.Tensor]
+OBJECTIVES = ("text_mlm", "video_mlm", "alignment")
+
+
+class BatchStream(Protocol):
+    """An endless iterable of batch dicts whose position can be saved and restored exactly."""
+
+    def __iter__(self) -> Iterator[Batch]: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class PretrainData:
+    """Where training and validation batches come from, and the vocabulary they use.
+
+    Attributes:
+        make_train: ``(rank, world_size) -> BatchStream`` giving this rank's shard of the data.
+        make_eval: ``() -> iterable of batches`` for validation (the same on every call), or None.
+        text_vocab_size: T. num_visual_words: V.
+        tokenizer: saved into every checkpoint when given (``save_pretrained(dir)``).
+        special_ids: ``cls_token_id``/``sep_token_id``/``mask_token_id``/``pad_token_id`` for the config.
+    """
+
+    make_train: Callable[[int, int], BatchStream]
+    make_eval: Callable[[], Iterable[Batch]] | None
+    text_vocab_size: int
+    num_visual_words: int
+    tokenizer: Any | None = None
+    special_ids: dict[str, int] = field(default_factory=dict)
+
+
+def corpus_data(work: str | os.PathLike[str], cfg: PretrainConfig) -> PretrainData:
+    """``PretrainData`` over ``WORK/corpus/{train,val}.parquet`` and ``WORK/corpus/tokenizer``."""
+    from videobert.config import from_dict
+    from videobert.data.collate import CollateConfig
+    from videobert.data.dataset import PretrainStream, eval_batches
+    from videobert.text.tokenizer import VideoBertTokenizer
+
+    corpus = Path(work) / "corpus"
+    if not (corpus / "train.parquet").is_file():
+        raise StageMissingError(f"{corpus / 'train.parquet'} is missing: run `videobert tokenize` first")
+    tok = VideoBertTokenizer.from_pretrained(corpus / "tokenizer")
+    collate = from_dict(CollateConfig, dict(cfg.collate))
+
+    def make_train(rank: int, world: int) -> BatchStream:
+        return PretrainStream(corpus, "train", tok, collate, cfg.batch_size, seed=cfg.seed, rank=rank, world_size=world)
+
+    def make_eval() -> Iterable[Batch]:
+        return eval_batches(corpus, "val", tok, collate, cfg.batch_size, seed=cfg.seed, max_batches=cfg.eval_batches)
+
+    return PretrainData(
+        make_train=make_train,
+        make_eval=make_eval if (corpus / "val.parquet").is_file() else None,
+        text_vocab_size=tok.text_vocab_size,
+        num_visual_words=tok.num_visual_words,
+        tokenizer=tok,
+        special_ids={
+            "cls_token_id": tok.cls_token_id,
+            "sep_token_id": tok.sep_token_id,
+            "mask_token_id": tok.mask_token_id,
+            "pad_token_id": tok.pad_token_id,
+        },
+    )
+
+
+def build_model(work: str | os.PathLike[str], cfg: PretrainConfig, data: PretrainData) -> VideoBertForPreTraining:
+    """The model a fresh run starts from (``cfg.init``), its vocabulary sized to ``data``."""
+    overrides = {**data.special_ids, **cfg.model}
+    if cfg.init == "random":
+        base = BertConfig.from_pretrained(packaged_bert_path()).to_dict()
+        fields = set(VideoBertConfig.__dataclass_fields__) - {"vocab_size", "text_vocab_size", "num_visual_words"}
+        kwargs = {k: v for k, v in {**base, **overrides}.items() if k in fields}
+        config = VideoBertConfig(
+            text_vocab_size=data.text_vocab_size, num_visual_words=data.num_visual_words, **kwargs
+        )
+        return random_init(config, seed=cfg.seed)
+    centroids = mask = None
+    vocab_dir = Path(work) / "vocab"
+    if cfg.init_visual_from_centroids and (vocab_dir / "config.json").is_file():
+        from videobert.vocab.hkmeans import HierarchicalKMeans
+
+        centroids, mask = HierarchicalKMeans.load(vocab_dir).leaf_centroids()
+        if len(centroids) != data.num_visual_words:
+            raise VideoBertError(
+                f"{vocab_dir}: {len(centroids)} visual words but the corpus uses {data.num_visual_words}"
+            )
+    model = from_bert(
+        cfg.init, data.num_visual_words, centroids=centroids, centroid_mask=mask, config_overrides=overrides, seed=cfg.seed
+    )
+    if model.config.text_vocab_size != data.text_vocab_size:
+        raise VideoBertError(
+            f"checkpoint {cfg.init or 'packaged MiniLM'} has {model.config.text_vocab_size} WordPiece ids "
+            f"but the corpus tokenizer has {data.text_vocab_size}"
+        )
+    return model
+
+
+def objective_counts(batch: Batch, visual_offset: int) -> torch.Tensor:
+    """Targets per objective in a batch: (3,) float64 [text labels, visual-word labels, alignment labels]."""
+    labels = batch["labels"]
+    labelled = labels != IGNORE_INDEX
+    video = labelled & (labels >= visual_offset)
+    align = batch["alignment_labels"] != IGNORE_INDEX
+    return torch.tensor(
+        [float((labelled & ~video).sum()), float(video.sum()), float(align.sum())], dtype=torch.float64
+    )
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def set_deterministic(on: bool) -> None:
+    """Deterministic torch algorithms (errors on CPU, warnings on CUDA for ops without one)."""
+    if on:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(on, warn_only=torch.cuda.is_available())
+
+
+def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (no_decay if p.ndim < 2 or "LayerNorm" in name else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _to(batch: Batch, device: torch.device) -> Batch:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def _autocast(device: torch.device, bf16: bool) -> contextlib.AbstractContextManager:
+    if bf16 and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@torch.no_grad()
+def evaluate(
+    model: VideoBertForPreTraining, batches: Iterable[Batch], device: torch.device, bf16: bool = False
+) -> dict[str, float]:
+    """Validation losses and accuracies per objective.
+
+    Returns ``val_{text_mlm,video_mlm,alignment}_loss`` (target-weighted means), ``val_loss`` (their
+    weighted sum), ``val_text_mlm_acc`` / ``val_video_mlm_acc`` (arg-max over the whole joint
+    vocabulary equals the masked id), ``val_alignment_acc`` and the target counts ``val_n_*``.
+    """
+    was_training = model.training
+    model.eval()
+    sums = torch.zeros(3, dtype=torch.float64)
+    correct = torch.zeros(3, dtype=torch.float64)
+    counts = torch.zeros(3, dtype=torch.float64)
+    off = model.config.visual_offset
+    for batch in batches:
+        batch = _to(batch, device)
+        with _autocast(device, bf16):
+            out = model(**batch)
+        n = objective_counts(batch, off)
+        pred = out.mlm_logits.argmax(-1)
+        hit = pred == out.mlm_labels
+        vis = out.mlm_labels >= off
+        has_align = batch["alignment_labels"] != IGNORE_INDEX
+        align_hit = out.alignment_logits.argmax(-1) == batch["alignment_labels"]
+        sums += torch.stack([out.text_mlm_loss, out.video_mlm_loss, out.alignment_loss]).double().cpu() * n
+        correct += torch.tensor(
+            [float((hit & ~vis).sum()), float((hit & vis).sum()), float((align_hit & has_align).sum())],
+            dtype=torch.float64,
+        )
+        counts += n
+    model.train(was_training)
+    denom = counts.clamp_min(1)
+    losses, accs = (sums / denom).tolist(), (correct / denom).tolist()
+    cfg = model.config
+    weights = (cfg.text_mlm_weight, cfg.video_mlm_weight, cfg.alignment_weight)
+    result = {"val_loss": float(sum(w * v for w, v in zip(weights, losses, strict=True)))}
+    for i, name in enumerate(OBJECTIVES):
+        result[f"val_{name}_loss"] = losses[i]
+        result[f"val_{name}_acc"] = accs[i]
+        result[f"val_n_{name}"] = int(counts[i])
+    return result
+
+
+def accumulate_gradients(
+    net: torch.nn.Module,
+    micro: list[Batch],
+    info: DistInfo,
+    weights: torch.Tensor,
+    visual_offset: int,
+    device: torch.device,
+    bf16: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Forward + backward over one optimiser step's micro-batches (gradients are accumulated).
+
+    Each objective's loss is normalised by its global target count (all ranks, all micro-batches),
+    so after DDP's averaging the gradient equals that of the mean loss over the whole global batch.
+
+    Args:
+        net: the model, or its ``DistributedDataParallel`` wrapper.
+        micro: this rank's ``grad_accum`` batches.
+        weights: (3,) loss weights [text MLM, video MLM, alignment].
+        visual_offset: joint id of visual word 0.
+
+    Returns:
+        (3,) float64 per-objective loss sums (mean x count) on this rank, (3,) float64 target
+        counts on this rank, and the number of real (unpadded) tokens on this rank.
+    """
+    local_counts = [objective_counts(b, visual_offset) for b in micro]
+    global_counts = all_reduce_sum(torch.stack(local_counts).sum(0).to(device), info).cpu().clamp_min(1)
+    step_sums = torch.zeros(3, dtype=torch.float64)
+    tokens = 0.0
+    for i, (batch, n) in enumerate(zip(micro, local_counts, strict=True)):
+        batch = _to(batch, device)
+        last = i == len(micro) - 1
+        sync = net.no_sync() if (info.enabled and not last) else contextlib.nullcontext()
+        with sync:
+            with _autocast(device, bf16):
+                out = net(**batch)
+            parts = torch.stack([out.text_mlm_loss, out.video_mlm_loss, out.alignment_loss])  # (3,)
+            scale = (weights * n / global_counts * info.world_size).to(device=parts.device, dtype=parts.dtype)
+            (parts * scale).sum().backward()
+        step_sums += parts.detach().double().cpu() * n
+        tokens += float(batch["attention_mask"].sum())
+    return step_sums, torch.stack(local_counts).sum(0), tokens
+
+
+class _Logger:
+    """Rank 0's JSONL + TensorBoard writer (a no-op elsewhere)."""
+
+    def __init__(self, log_dir: Path, enabled: bool, resume_step: int) -> None:
+        self.enabled = enabled
+        self.path = log_dir / "pretrain.jsonl"
+        self.tb = None
+        if not enabled:
+            return
+        log_dir.mkdir(parents=True, exist_ok=True)
+        if self.path.exists():  # drop entries a killed run logged after its last checkpoint
+            keep = [
+                line
+                for line in self.path.read_text(encoding="utf-8").splitlines()
+                if line.strip() and json.loads(line).get("step", 0) <= resume_step
+            ]
+            atomic_write_text(self.path, "".join(line + "\n" for line in keep))
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tb = SummaryWriter(str(log_dir / "tb"), purge_step=resume_step + 1 if resume_step else None)
+        except ImportError:  # pragma: no cover - tensorboard is a declared dependency
+            log.warning("tensorboard is not installed: JSONL logs only")
+
+    def write(self, entry: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry, sort_keys=True) + "\n")
+        if self.tb is not None:
+            prefix = entry["kind"]
+            for key, value in entry.items():
+                if key not in ("kind", "step", "time") and isinstance(value, int | float):
+                    self.tb.add_scalar(f"{prefix}/{key}", value, entry["step"])
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
+
+
+def pretrain(
+    work: str | os.PathLike[str], cfg: PretrainConfig, data: PretrainData | None = None, device: str | None = None
+) -> Path:
+    """Pretrain (or resume pretraining) VideoBERT in ``work``; return the final checkpoint directory.
+
+    Args:
+        work: the work directory (reads ``corpus/``, ``vocab/``; writes ``checkpoints/``, ``logs/``).
+        cfg: the run's settings.
+        data: batch source; None = ``corpus_data(work, cfg)``.
+        device: ``"cpu"``/``"cuda"``; None = CUDA when available.
+    """
+    work = Path(work)
+    info = init_distributed(device)
+    try:
+        return _train(work, cfg, data, info)
+    finally:
+        cleanup()
+
+
+def _train(work: Path, cfg: PretrainConfig, data: PretrainData | None, info: DistInfo) -> Path:
+    if cfg.grad_accum < 1 or cfg.batch_size < 1 or cfg.max_steps < 1:
+        raise VideoBertError("batch_size, grad_accum and max_steps must be >= 1")
+    set_deterministic(cfg.deterministic)
+    seed_everything(cfg.seed)
+    device = info.device
+    bf16 = (device.type == "cuda") if cfg.bf16 is None else (cfg.bf16 and device.type == "cuda")
+    if cfg.bf16 and device.type != "cuda":
+        log.warning("bf16 requested but training on %s: training in fp32", device)
+    if data is None:
+        data = corpus_data(work, cfg)
+    root = work / "checkpoints"
+    resume = broadcast_object(ckpt.latest_checkpoint(root), info)
+
+    if resume is not None:
+        model = VideoBertForPreTraining.from_pretrained(resume)
+        state = ckpt.load_trainer_state(resume)
+        step = int(state["step"])
+        log.info("resuming from %s (step %d)", resume, step)
+    else:
+        model = build_model(work, cfg, data)
+        state, step = None, 0
+    model.to(device).train()
+    off = model.config.visual_offset
+    weights = torch.tensor(
+        [model.config.text_mlm_weight, model.config.video_mlm_weight, model.config.alignment_weight],
+        dtype=torch.float64,
+    )
+    net: torch.nn.Module = model
+    if info.enabled:
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    optimizer = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr, fused=device.type == "cuda")
+    scheduler = get_linear_schedule_with_warmup(optimizer, cfg.warmup_steps, cfg.max_steps)
+    stream = data.make_train(info.rank, info.world_size)
+    if state is not None:
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        per_rank = state["ranks"]
+        if len(per_rank) != info.world_size:
+            raise VideoBertError(f"{resume} was written by {len(per_rank)} processes, now {info.world_size}")
+        stream.load_state_dict(per_rank[info.rank]["data"])
+        ckpt.set_rng_state(per_rank[info.rank]["rng"])
+    if step >= cfg.max_steps:
+        log.info("%s already reached max_steps=%d", resume, cfg.max_steps)
+        return Path(resume)
+    batches = iter(stream)
+    logger = _Logger(work / "logs", info.is_main, step)
+
+    def save(at: int) -> Path:
+        gathered = all_gather_objects({"data": stream.state_dict(), "rng": ckpt.rng_state()}, info)
+        path = ckpt.step_dir(root, at)
+        if info.is_main:
+            trainer_state = {
+                "step": at,
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "ranks": gathered,
+                "world_size": info.world_size,
+            }
+            path = ckpt.save_checkpoint(root, at, model, trainer_state, data.tokenizer, cfg.keep_last)
+        barrier(info)
+        return path
+
+    def run_eval(at: int) -> None:
+        if data.make_eval is None:
+            return
+        if info.is_main:
+            saved = ckpt.rng_state()  # evaluation must not shift the training RNG streams
+            result = evaluate(model, data.make_eval(), device, bf16)
+            ckpt.set_rng_state(saved)
+            logger.write({"kind": "eval", "step": at, "time": time.time(), **result})
+            log.info(
+                "step %d: val loss %.4f, text acc %.3f, video acc %.3f, alignment acc %.3f",
+                at, result["val_loss"], result["val_text_mlm_acc"], result["val_video_mlm_acc"],
+                result["val_alignment_acc"],
+            )
+        barrier(info)
+
+    window = torch.zeros(7, dtype=torch.float64)  # loss sums x3, counts x3, tokens
+    window_start = time.perf_counter()
+    last_saved = step if resume is not None else -1
+    bar = tqdm(total=cfg.max_steps, initial=step, desc="pretrain", disable=not info.is_main, dynamic_ncols=True)
+    while step < cfg.max_steps:
+        micro = [next(batches) for _ in range(cfg.grad_accum)]
+        step_sums, local_counts, tokens = accumulate_gradients(net, micro, info, weights, off, device, bf16)
+        grad_norm = (
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm) if cfg.clip_norm > 0 else None
+        )
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        bar.update(1)
+        window += torch.cat([step_sums, local_counts, torch.tensor([tokens], dtype=torch.float64)])
+
+        if step % cfg.log_every == 0 or step == cfg.max_steps:
+            totals = all_reduce_sum(window.to(device), info).cpu()
+            elapsed = max(time.perf_counter() - window_start, 1e-9)
+            losses = (totals[:3] / totals[3:6].clamp_min(1)).tolist()
+            entry = {
+                "kind": "train",
+                "step": step,
+                "loss": float((weights * torch.tensor(losses, dtype=torch.float64)).sum()),
+                "text_mlm_loss": losses[0],
+                "video_mlm_loss": losses[1],
+                "alignment_loss": losses[2],
+                "lr": scheduler.get_last_lr()[0],
+                "grad_norm": float(grad_norm) if grad_norm is not None else None,
+                "tokens_per_s": float(totals[6]) / elapsed,
+                "time": time.time(),
+            }
+            logger.write(entry)
+            bar.set_postfix(loss=f"{entry['loss']:.3f}", lr=f"{entry['lr']:.2e}")
+            if not math.isfinite(entry["loss"]):
+                raise VideoBertError(f"loss is not finite at step {step}: {entry}")
+            window.zero_()
+            window_start = time.perf_counter()
+        if cfg.eval_every > 0 and step % cfg.eval_every == 0 and step < cfg.max_steps:
+            run_eval(step)
+        if cfg.checkpoint_every > 0 and step % cfg.checkpoint_every == 0 and step < cfg.max_steps:
+            save(step)
+            last_saved = step
+    bar.close()
+    run_eval(step)
+    final = save(step) if last_saved != step else ckpt.step_dir(root, step)
+    logger.close()
+    return final
+
+
+__all__ = [
+    "BatchStream",
+    "PretrainData",
+    "accumulate_gradients",
+    "build_model",
+    "corpus_data",
+    "evaluate",
+    "objective_counts",
+    "pretrain",
+]

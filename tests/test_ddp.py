@@ -1,0 +1,121 @@
+"""Two-process ``torchrun`` on CPU (gloo): the averaged gradient equals one process's on the same
+global batch, and the full loop runs with rank 0 alone writing checkpoints and logs.
+
+Run by torchrun (``python -m torch.distributed.run --nproc_per_node 2 tests/test_ddp.py WORK OUT``)
+this file is the worker.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from videobert.train.checkpoint import final_checkpoint, load_trainer_state
+from videobert.train.config import load_pretrain_config
+from videobert.train.distributed import DistInfo, all_gather_objects, init_distributed
+from videobert.train.pretrain import accumulate_gradients, build_model, corpus_data, pretrain
+
+
+def _corpus_helpers():  # noqa: ANN202 - the corpus writer of tests/test_pretrain.py
+    spec = importlib.util.spec_from_file_location("_vb_test_pretrain", Path(__file__).with_name("test_pretrain.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+TINY = _corpus_helpers().TINY
+DDP = [*TINY, "batch_size=4", "lr=0.001", "warmup_steps=1", "max_steps=4", "checkpoint_every=2",
+       "eval_every=2", "eval_batches=1", "log_every=1", "model.hidden_dropout_prob=0.0",
+       "model.attention_probs_dropout_prob=0.0"]
+
+
+def _weights(model) -> torch.Tensor:  # noqa: ANN001
+    c = model.config
+    return torch.tensor([c.text_mlm_weight, c.video_mlm_weight, c.alignment_weight], dtype=torch.float64)
+
+
+def _grads(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+def _worker(work: Path, out: Path) -> None:
+    torch.set_num_threads(1)
+    info = init_distributed("cpu")
+    cfg = load_pretrain_config(None, DDP)
+    data = corpus_data(work, cfg)
+    model = build_model(work, cfg, data)
+    net = torch.nn.parallel.DistributedDataParallel(model)
+    batch = next(iter(data.make_train(info.rank, info.world_size)))
+    accumulate_gradients(net, [batch], info, _weights(model), model.config.visual_offset, info.device)
+    batches = all_gather_objects(batch, info)
+    if info.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        save_file(_grads(model), str(out / "grads.safetensors"))
+        torch.save(batches, out / "batches.pt")
+    pretrain(work, cfg, device="cpu")  # the whole loop under torchrun (leaves the process group)
+
+
+def _pad_cat(batches: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Concatenate batches along B, padding L to the longest ([PAD] = 0, labels -100, mask 0)."""
+    length = max(b["input_ids"].shape[1] for b in batches)
+    fill = {"labels": -100}
+    out = {}
+    for key in batches[0]:
+        parts = []
+        for b in batches:
+            t = b[key]
+            if t.ndim == 2 and t.shape[1] < length:
+                t = torch.nn.functional.pad(t, (0, length - t.shape[1]), value=fill.get(key, 0))
+            parts.append(t)
+        out[key] = torch.cat(parts)
+    return out
+
+
+def test_two_process_torchrun_gradient_equals_single_process(tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    work, out = tmp_path / "work", tmp_path / "out"
+    _corpus_helpers().write_corpus(work, n_train=24, n_val=6)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         __file__, str(work), str(out)],
+        env=env, capture_output=True, text=True, timeout=400,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+
+    ddp_grads = load_file(str(out / "grads.safetensors"))
+    b0, b1 = torch.load(out / "batches.pt", weights_only=True)
+    assert b0["input_ids"].shape[0] == 4 and b1["input_ids"].shape[0] == 4
+    assert not torch.equal(b0["input_ids"][:, :5], b1["input_ids"][:, :5])  # ranks read different rows
+
+    cfg = load_pretrain_config(None, DDP)
+    data = corpus_data(work, cfg)
+    for micro in ([_pad_cat([b0, b1])], [b0, b1]):  # one global batch of 8; or 2 accumulated halves
+        model = build_model(work, cfg, data)
+        accumulate_gradients(model, micro, DistInfo(), _weights(model), model.config.visual_offset,
+                             torch.device("cpu"))
+        single = _grads(model)
+        assert single.keys() == ddp_grads.keys()
+        for name, g in single.items():
+            torch.testing.assert_close(ddp_grads[name], g, atol=2e-6, rtol=1e-4, msg=name)
+        assert max(float(g.abs().max()) for g in single.values()) > 1e-3
+
+    # the full loop: rank 0 wrote checkpoints (with both ranks' data/RNG state) and one log
+    final = final_checkpoint(work / "checkpoints")
+    assert final.name == "step-4"
+    state = load_trainer_state(final)
+    assert state["world_size"] == 2 and [r["data"]["rank"] for r in state["ranks"]] == [0, 1]
+    entries = [json.loads(line) for line in (work / "logs" / "pretrain.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in entries if e["kind"] == "train"] == [1, 2, 3, 4]
+    assert [e["step"] for e in entries if e["kind"] == "eval"] == [2, 4]
+
+
+if __name__ == "__main__":
+    _worker(Path(sys.argv[1]), Path(sys.argv[2]))
