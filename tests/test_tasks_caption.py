@@ -114,6 +114,7 @@ def test_vocab_roundtrip(tiny) -> None:
 
 def test_beam_one_equals_greedy_and_decoding_stops() -> None:
     torch.manual_seed(1)
+    torch.set_num_threads(1)  # train_decoder is called directly here, without caption's one-thread guard
     feats = np.random.default_rng(0).normal(size=(6, 3, 16)).astype(np.float32)
     targets = [[1, 4 + (i % 3), 5, EOS] for i in range(6)]
     cfg = CaptionConfig(d_model=16, n_heads=2, steps=3, max_caption_tokens=6)

@@ -17,11 +17,12 @@ pycocoevalcap (:mod:`videobert.eval.captions`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -238,6 +239,21 @@ class CaptionDecoder(nn.Module):
         return self.out(self.norm(y))  # (B, t, vocab)
 
 
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run torch on one intra-op thread inside the block (restored after).
+
+    The decoder's ops are tiny (B x t x d_model with d_model ~128): splitting them across OpenMP
+    threads only adds synchronisation, which on a busy 2-core machine made training ~30x slower.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def train_decoder(
     features: np.ndarray, targets: Sequence[list[int]], vocab_size: int, cfg: CaptionConfig
 ) -> tuple[CaptionDecoder, list[float]]:
@@ -397,12 +413,13 @@ class Captioner:
     def caption_features(self, tokenizer: Any, features: np.ndarray, beam: int | None = None) -> list[str]:
         """Captions of (N, M, H) features; ``beam`` <= 1 greedy, else beam search (default cfg.beam)."""
         beam = self.cfg.beam if beam is None else beam
-        if beam <= 1:
-            local = greedy_decode(self.decoder, features, self.cfg.max_caption_tokens)
-        else:
-            local = beam_decode(
-                self.decoder, features, self.cfg.max_caption_tokens, beam, self.cfg.length_penalty
-            )
+        with _one_thread():
+            if beam <= 1:
+                local = greedy_decode(self.decoder, features, self.cfg.max_caption_tokens)
+            else:
+                local = beam_decode(
+                    self.decoder, features, self.cfg.max_caption_tokens, beam, self.cfg.length_penalty
+                )
         return [tokenizer.decode_text(self.vocab.decode(row)) for row in local]
 
     def caption(
@@ -442,7 +459,8 @@ def train_captioner(
     pieces = [[int(i) for i in tokenizer.encode_text(s.sentence)] for s in segs]
     vocab = CaptionVocab([w for p in pieces for w in p])
     targets = [vocab.encode(p, cfg.max_caption_tokens) for p in pieces]
-    dec, losses = train_decoder(feats, targets, len(vocab), cfg)
+    with _one_thread():
+        dec, losses = train_decoder(feats, targets, len(vocab), cfg)
     tail = losses[-20:] or [float("nan")]
     info = {
         "segments": len(segs),
