@@ -7,7 +7,13 @@ from pycocoevalcap.bleu.bleu import Bleu
 from pycocoevalcap.cider.cider import Cider
 from pycocoevalcap.rouge.rouge import Rouge
 
-from videobert.eval.captions import METRIC_NAMES, CaptionScorerError, java_available, score_captions
+from videobert.eval.captions import (
+    METRIC_NAMES,
+    CaptionScorerError,
+    java_available,
+    score_caption_sets,
+    score_captions,
+)
 
 # Already lower-case, unpunctuated and space-separated: PTB tokenisation leaves them unchanged,
 # so pycocoevalcap's pure-Python scorers can be called on them directly as the reference.
@@ -51,16 +57,19 @@ def test_scores_equal_pycocoevalcap_on_fixed_inputs() -> None:
     assert 0.0 < ours["BLEU-4"] < ours["BLEU-3"] < ours["BLEU-2"] < ours["BLEU-1"] < 1.0
 
 
-def test_identical_captions_score_one_without_meteor() -> None:
+def test_several_systems_in_one_call_equal_separate_scoring() -> None:
     if not java_available():
         pytest.skip("needs Java")
-    refs = {i: [s] for i, s in enumerate(["slice the red tomato", "boil the water in a pot", "stir the soup slowly"])}
-    hyps = {i: r[0] for i, r in refs.items()}
-    scores = score_captions(refs, hyps, meteor=False)
-    assert "METEOR" not in scores
+    perfect = {k: v[0] for k, v in REFS.items()}
+    both = score_caption_sets(REFS, {"fixed": HYPS, "perfect": perfect}, meteor=False)
+    assert "METEOR" not in both["fixed"]
+    ref = _reference_scores(REFS, HYPS)
+    for name, value in ref.items():
+        assert both["fixed"][name] == pytest.approx(value, abs=1e-12), name
     for n in range(1, 5):
-        assert scores[f"BLEU-{n}"] == pytest.approx(1.0, abs=1e-6)
-    assert scores["ROUGE-L"] == pytest.approx(1.0)
+        assert both["perfect"][f"BLEU-{n}"] == pytest.approx(1.0, abs=1e-6)
+    assert both["perfect"]["ROUGE-L"] == pytest.approx(1.0)
+    assert both["perfect"]["CIDEr"] > both["fixed"]["CIDEr"]
 
 
 def test_bad_inputs_raise_clear_errors(monkeypatch: pytest.MonkeyPatch) -> None:
