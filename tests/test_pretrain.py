@@ -1,0 +1,257 @@
+"""Pretraining on a small learnable parquet corpus: learning, checkpoints/logs, CLI, SIGKILL + resume.
+
+The corpus follows docs/ARCHITECTURE.md's schema and goes through the real tokenizer and
+``PretrainStream``. It is learnable: every video has one verb, its sentences say that verb, and
+its clips' visual words come from a pair of words owned by that verb — so a masked visual word is
+predictable (chance 1/12, best ~1/2) and so is whether a text and a video belong together.
+
+Run as a script (``python tests/test_pretrain.py train WORK [key=value ...]``) this file is the
+subprocess that the SIGKILL test kills.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from videobert.data.corpus import CORPUS_SCHEMA
+from videobert.text.tokenizer import VideoBertTokenizer
+from videobert.train.checkpoint import TRAINER_STATE, final_checkpoint, load_trainer_state
+from videobert.train.config import PretrainConfig, load_pretrain_config
+from videobert.train.pretrain import corpus_data, pretrain
+
+VERBS = ["chop", "stir", "pour", "fry", "bake", "wash"]
+NOUNS = ["onion", "tomato", "egg", "rice", "pan", "water", "bread", "salt", "garlic", "butter"]
+NUM_VISUAL = 12  # verb k owns visual words 2k and 2k+1
+TINY = [
+    "init=random",
+    "model.hidden_size=32",
+    "model.num_hidden_layers=2",
+    "model.num_attention_heads=2",
+    "model.intermediate_size=64",
+    "model.max_position_embeddings=64",
+    "collate.max_length=48",
+    "collate.max_text_tokens=20",
+    "collate.max_video_tokens=20",
+]
+
+
+def tiny_wordpiece(path: Path) -> Path:
+    """A BERT WordPiece vocabulary of the corpus's words only (T = 23): keeps the tests fast."""
+    path.mkdir(parents=True, exist_ok=True)
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "now", "the", *VERBS, *NOUNS]
+    (path / "vocab.txt").write_text("\n".join(words) + "\n")
+    return path
+
+
+def write_corpus(work: Path, n_train: int = 80, n_val: int = 48, seed: int = 0) -> None:
+    """WORK/corpus/{train,val}.parquet + tokenizer: one verb per video, 4 sentences per video."""
+    rng = np.random.default_rng(seed)
+    tok = VideoBertTokenizer.from_bert(tiny_wordpiece(work / "wordpiece"), NUM_VISUAL)
+    corpus = work / "corpus"
+    corpus.mkdir(parents=True, exist_ok=True)
+    for split, n_videos in (("train", n_train), ("val", n_val)):
+        rows = []
+        for v in range(n_videos):
+            verb = int(rng.integers(len(VERBS)))
+            clip = 0
+            for s in range(4):
+                text = f"now {VERBS[verb]} the {NOUNS[int(rng.integers(len(NOUNS)))]}"
+                vis = (2 * verb + rng.integers(0, 2, size=int(rng.integers(4, 8)))).astype(np.int32).tolist()
+                rows.append(
+                    {
+                        "video_id": f"{split}{v:03d}",
+                        "sentence_index": s,
+                        "start": float(clip),
+                        "end": float(clip + len(vis)),
+                        "text": text,
+                        "text_ids": tok.encode_text(text),
+                        "visual_ids": vis,
+                        "clip_start": clip,
+                    }
+                )
+                clip += len(vis)
+        pq.write_table(pa.Table.from_pylist(rows, schema=CORPUS_SCHEMA), corpus / f"{split}.parquet")
+    tok.save_pretrained(corpus / "tokenizer")
+
+
+def read_log(work: Path, kind: str) -> list[dict]:
+    lines = (work / "logs" / "pretrain.jsonl").read_text().splitlines()
+    return [e for e in map(json.loads, lines) if e["kind"] == kind]
+
+
+def _strip(entries: list[dict]) -> list[dict]:
+    """Log entries without the wall-clock fields."""
+    return [{k: v for k, v in e.items() if k not in ("time", "tokens_per_s")} for e in entries]
+
+
+@pytest.fixture(scope="module")
+def corpus_work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("corpus")
+    write_corpus(work)
+    return work
+
+
+def _copy_corpus(src: Path, dst: Path) -> Path:
+    import shutil
+
+    shutil.copytree(src / "corpus", dst / "corpus")
+    return dst
+
+
+def test_tiny_model_learns_visual_words_and_alignment(corpus_work: Path, tmp_path: Path) -> None:
+    from videobert.cli import main
+
+    work = _copy_corpus(corpus_work, tmp_path / "w")
+    cfg_file = tmp_path / "pretrain.yaml"
+    cfg_file.write_text("batch_size: 32\nlr: 5.0e-3\nwarmup_steps: 10\neval_batches: 8\nlog_every: 20\n")
+    overrides = [
+        *TINY, "model.hidden_size=64", "model.intermediate_size=128", "model.num_attention_heads=4",
+        "model.hidden_dropout_prob=0.0", "model.attention_probs_dropout_prob=0.0", "model.alignment_weight=3.0",
+        "collate.subsample_range=[1,1]", "collate.mask_prob=0.3", "collate.regime_ratios=[0.1,0.1,0.8]",
+        "max_steps=300", "checkpoint_every=150", "eval_every=100", "keep_last=1",
+    ]
+    assert main(["pretrain", str(work), "--config", str(cfg_file), "--device", "cpu", *overrides]) == 0
+
+    evals = read_log(work, "eval")
+    assert [e["step"] for e in evals] == [100, 200, 300]
+    first, last = evals[0], evals[-1]
+    assert last["val_n_video_mlm"] > 200 and last["val_n_alignment"] > 100
+    # chance: 1/12 for a masked visual word (best possible ~0.5), 0.5 for alignment
+    assert last["val_video_mlm_acc"] > 0.3, evals
+    assert last["val_alignment_acc"] > 0.7, evals
+    assert last["val_video_mlm_loss"] < first["val_video_mlm_loss"]
+    train = read_log(work, "train")
+    assert [e["step"] for e in train] == list(range(20, 301, 20))
+    assert all(e["tokens_per_s"] > 0 and np.isfinite(e["loss"]) for e in train)
+    assert train[-1]["loss"] < train[0]["loss"]
+
+    # checkpoint layout: step-N with model, tokenizer and trainer state; keep_last=1; final.txt
+    ckpts = work / "checkpoints"
+    assert sorted(p.name for p in ckpts.iterdir() if p.is_dir()) == ["step-300"]
+    final = final_checkpoint(ckpts)
+    assert final == ckpts / "step-300"
+    for name in ("config.json", "model.safetensors", TRAINER_STATE, "videobert_tokenizer.json"):
+        assert (final / name).is_file(), name
+    state = load_trainer_state(final)
+    assert state["step"] == 300 and state["ranks"][0]["data"]["batches_in_epoch"] >= 0
+    assert any((work / "logs" / "tb").iterdir())
+
+    from videobert.model import VideoBertForPreTraining
+
+    model = VideoBertForPreTraining.from_pretrained(final)
+    tok = VideoBertTokenizer.from_pretrained(final)
+    assert model.config.vocab_size == tok.vocab_size and model.config.visual_offset == tok.visual_offset
+    # a re-run with the same config finds the run finished and returns the same checkpoint
+    n_lines = len((work / "logs" / "pretrain.jsonl").read_text().splitlines())
+    assert pretrain(work, load_pretrain_config(cfg_file, overrides), device="cpu") == final
+    assert len((work / "logs" / "pretrain.jsonl").read_text().splitlines()) == n_lines
+
+
+RESUME = [*TINY, "batch_size=8", "lr=0.001", "warmup_steps=4", "max_steps=24", "checkpoint_every=8",
+          "eval_every=8", "eval_batches=2", "log_every=2", "deterministic=true", "keep_last=0"]
+
+
+class _SlowStream:
+    """Wraps a stream so that batches after the first ``after`` take ``delay`` s (time to kill it)."""
+
+    def __init__(self, inner, after: int, delay: float) -> None:  # noqa: ANN001
+        self.inner, self.after, self.delay, self.n = inner, after, delay, 0
+
+    def __iter__(self):  # noqa: ANN204
+        for batch in self.inner:
+            self.n += 1
+            if self.n > self.after:
+                time.sleep(self.delay)
+            yield batch
+
+    def state_dict(self) -> dict:
+        return self.inner.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.inner.load_state_dict(state)
+
+
+def _run_script(work: Path, overrides: list[str], slow_after: int) -> None:
+    torch.set_num_threads(1)
+    cfg = load_pretrain_config(None, overrides)
+    data = corpus_data(work, cfg)
+    make = data.make_train
+    data.make_train = lambda rank, world: _SlowStream(make(rank, world), slow_after, 0.25)
+    pretrain(work, cfg, data=data, device="cpu")
+
+
+def test_sigkill_then_resume_equals_uninterrupted_run(corpus_work: Path, tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    ref = _copy_corpus(corpus_work, tmp_path / "ref")
+    cfg = load_pretrain_config(None, RESUME)
+    pretrain(ref, cfg, device="cpu")
+
+    work = _copy_corpus(corpus_work, tmp_path / "killed")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "train", str(work), *RESUME], env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    target = work / "checkpoints" / "step-8" / TRAINER_STATE
+    log_file = work / "logs" / "pretrain.jsonl"
+
+    def past_checkpoint() -> bool:  # checkpoint 8 written and step 10 logged after it
+        try:
+            return target.exists() and log_file.exists() and any(e["step"] >= 10 for e in read_log(work, "train"))
+        except ValueError:  # caught a line half-written
+            return False
+
+    deadline = time.time() + 120
+    while not past_checkpoint() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stderr.close()
+    assert not (work / "checkpoints" / "step-24").exists()
+    logged = [e["step"] for e in read_log(work, "train")]
+    assert max(logged) > 8  # the killed run had logged past its checkpoint: resume must drop those
+
+    final = pretrain(work, cfg, device="cpu")
+    assert final.name == "step-24"
+    ours, theirs = load_file(final / "model.safetensors"), load_file(ref / "checkpoints/step-24/model.safetensors")
+    assert ours.keys() == theirs.keys()
+    for key in ours:
+        assert torch.equal(ours[key], theirs[key]), key
+    assert _strip(read_log(work, "train")) == _strip(read_log(ref, "train"))
+    assert _strip(read_log(work, "eval")) == _strip(read_log(ref, "eval"))
+    assert [e["step"] for e in read_log(work, "train")] == list(range(2, 25, 2))
+
+
+def test_pretrain_config_overrides_and_presets(tmp_path: Path) -> None:
+    from videobert.config import ConfigError
+
+    cfg = load_pretrain_config(None, ["lr=3e-4", "model.num_hidden_layers=2", "collate.mask_prob=0.2"], "demo")
+    assert isinstance(cfg, PretrainConfig)
+    assert cfg.lr == pytest.approx(3e-4) and cfg.model == {"num_hidden_layers": 2}
+    assert cfg.collate == {"mask_prob": 0.2} and cfg.max_steps == 200
+    with pytest.raises(ConfigError):
+        load_pretrain_config(None, ["no_such_key=1"])
+    with pytest.raises(ConfigError):
+        load_pretrain_config(None, [], "no-such-preset")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 3 and sys.argv[1] == "train":
+        import logging
+
+        logging.basicConfig(level=logging.INFO)
+        _run_script(Path(sys.argv[2]), sys.argv[3:], slow_after=8)
