@@ -40,12 +40,14 @@ from __future__ import annotations
 
 import logging
 import os
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Literal
 
 import faiss
 import numpy as np
 from safetensors.numpy import load_file, save_file
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from videobert.errors import InputFileError, VideoBertError
@@ -60,6 +62,8 @@ FORMAT_VERSION = 1
 INIT_SAMPLE_PER_CENTROID = 256
 #: with early stopping, a node's Lloyd iterations run in faiss calls of about this many point-iterations
 CHUNK_POINTS = 65536
+#: nodes with fewer than this many floats (n * D) are clustered single-threaded (faiss and BLAS)
+SMALL_NODE_WORK = 1 << 22
 
 
 def _node_seed(seed: int, depth: int, node: int) -> int:
@@ -293,6 +297,7 @@ class HierarchicalKMeans:
             raise ValueError("cannot fit a vocabulary on 0 points")
         self.dim = d
         self._set_threads()
+        threads = faiss.omp_get_max_threads()
         k, L = self.branching, self.levels
         cents = [np.zeros((k ** (lv + 1), d), dtype=np.float32) for lv in range(L)]
         valid = [np.zeros(k ** (lv + 1), dtype=bool) for lv in range(L)]
@@ -303,24 +308,35 @@ class HierarchicalKMeans:
         for lv in range(L):
             new_groups: dict[int, np.ndarray | None] = {}
             it = tqdm(sorted(groups), desc=f"hkmeans level {lv + 1}/{L}", disable=not self.verbose)
-            for p in it:
-                idx = groups[p]
-                xs = x if idx is None else x[idx]  # (n_p, D)
-                c, lab, dist = self._split(xs, _node_seed(self.seed, lv + 1, p), need_dist=lv == L - 1)
-                child = p * k + np.arange(len(c))
-                cents[lv][child] = c
-                valid[lv][child] = True
-                if idx is None:
-                    idx = np.arange(n, dtype=np.int64)
-                if lv < L - 1:
-                    order = np.argsort(lab, kind="stable")
-                    bounds = np.searchsorted(lab[order], np.arange(len(c) + 1))
-                    for j in range(len(c)):
-                        new_groups[int(child[j])] = idx[order[bounds[j] : bounds[j + 1]]]
-                else:
-                    labels[idx] = child[lab]
-                    sq_sum += float(dist.astype(np.float64).sum())
-                del xs
+            largest = max(n if i is None else len(i) for i in groups.values())
+            # thread start-up and barriers dominate tiny problems: run small levels/nodes single-threaded
+            blas_ctx = threadpool_limits(1, user_api="blas") if largest * d < SMALL_NODE_WORK else nullcontext()
+            with blas_ctx:
+                for p in it:
+                    idx = groups[p]
+                    xs = x if idx is None else x[idx]  # (n_p, D)
+                    small = xs.shape[0] * d < SMALL_NODE_WORK
+                    if small:
+                        faiss.omp_set_num_threads(1)
+                    try:
+                        c, lab, dist = self._split(xs, _node_seed(self.seed, lv + 1, p), need_dist=lv == L - 1)
+                    finally:
+                        if small:
+                            faiss.omp_set_num_threads(threads)
+                    child = p * k + np.arange(len(c))
+                    cents[lv][child] = c
+                    valid[lv][child] = True
+                    if idx is None:
+                        idx = np.arange(n, dtype=np.int64)
+                    if lv < L - 1:
+                        order = np.argsort(lab, kind="stable")
+                        bounds = np.searchsorted(lab[order], np.arange(len(c) + 1))
+                        for j in range(len(c)):
+                            new_groups[int(child[j])] = idx[order[bounds[j] : bounds[j + 1]]]
+                    else:
+                        labels[idx] = child[lab]
+                        sq_sum += float(dist.astype(np.float64).sum())
+                    del xs
             groups = new_groups
         self._centroids, self._valid = cents, valid
         self.labels_ = labels
