@@ -394,28 +394,47 @@ class HierarchicalKMeans:
 
     def _assign_tree(self, x: np.ndarray) -> np.ndarray:
         """Tree descent for preprocessed ``x`` (N, D) -> ids (N,) int32."""
-        k = self.branching
         n = x.shape[0]
         node = np.zeros(n, dtype=np.int64)
         for lv in range(self.levels):
-            cents, valid = self._centroids[lv], self._valid[lv]
             order = np.argsort(node, kind="stable")
             parents, starts = np.unique(node[order], return_index=True)
             ends = np.append(starts[1:], n)
             child = np.empty(n, dtype=np.int64)
-            for p, s, e in zip(parents.tolist(), starts.tolist(), ends.tolist(), strict=True):
-                cand = p * k + np.arange(k)
-                cand = cand[valid[cand]]
-                rows = order[s:e]
-                xs = x if (s == 0 and e == n and len(parents) == 1) else x[rows]  # (n_p, D)
-                d = _sq_dists_shifted(xs, cents[cand])  # (n_p, m)
-                best = d.argmin(1)
-                if xs is x:
-                    child[:] = cand[best]
-                else:
-                    child[rows] = cand[best]
+            small = int((ends - starts).max()) * x.shape[1] < SMALL_NODE_WORK
+            with threadpool_limits(1, user_api="blas") if small else nullcontext():
+                self._descend_level(x, lv, order, parents, starts, ends, child)
             node = child
         return node.astype(np.int32)
+
+    def _descend_level(
+        self,
+        x: np.ndarray,
+        lv: int,
+        order: np.ndarray,
+        parents: np.ndarray,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        child: np.ndarray,
+    ) -> None:
+        """One level of tree descent: fill ``child`` (N,) with the nearest valid child of each point's node.
+
+        ``order`` (N,) sorts the points by current node; the points of ``parents[i]`` are
+        ``order[starts[i]:ends[i]]``.
+        """
+        k, n = self.branching, x.shape[0]
+        cents, valid = self._centroids[lv], self._valid[lv]
+        for p, s, e in zip(parents.tolist(), starts.tolist(), ends.tolist(), strict=True):
+            cand = p * k + np.arange(k)
+            cand = cand[valid[cand]]
+            rows = order[s:e]
+            xs = x if (s == 0 and e == n and len(parents) == 1) else x[rows]  # (n_p, D)
+            d = _sq_dists_shifted(xs, cents[cand])  # (n_p, m)
+            best = d.argmin(1)
+            if xs is x:
+                child[:] = cand[best]
+            else:
+                child[rows] = cand[best]
 
     # ------------------------------------------------------------------ views
     def leaf_centroids(self) -> tuple[np.ndarray, np.ndarray]:
