@@ -35,8 +35,8 @@ def _fake_run(work: Path) -> None:
         "chance": {"t2v_R@5": 0.1, "t2v_median_rank": 25.5},
     }))
     (work / "logs").mkdir()
-    lines = [{"step": s, "loss": 5.0 / s, "video_mlm_loss": 4.0 / s} for s in range(1, 20)]
-    lines.append({"step": 19, "split": "val", "loss": 0.4, "video_mlm_acc": 0.3, "alignment_acc": 0.8})
+    lines = [{"kind": "train", "step": s, "loss": 5.0 / s, "video_mlm_loss": 4.0 / s} for s in range(1, 20)]
+    lines.append({"kind": "eval", "step": 19, "val_loss": 0.4, "val_video_mlm_acc": 0.3, "val_alignment_acc": 0.8})
     (work / "logs" / "pretrain.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n{torn")
     _png(work / "gallery" / "words" / "00007.png", (30, 200, 30))
     (work / "demo_state.json").write_text(json.dumps({"stages": {"synth": {"seconds": 3.2, "status": "done"}}}))

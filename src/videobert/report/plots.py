@@ -35,11 +35,22 @@ def _series(records: list[dict], key: str) -> tuple[list[float], list[float]]:
     return xs, ys
 
 
+def _kind(record: dict) -> str:
+    """``"train"`` or ``"val"``: the pretraining log marks entries with ``kind`` (train / eval)."""
+    kind = record.get("kind", record.get("split", "train"))
+    return "val" if kind in ("eval", "val", "validation") else "train"
+
+
+def _strip_val(record: dict) -> dict:
+    """Validation entries name their values ``val_<name>``; plot them under ``<name>``."""
+    return {(k[4:] if k.startswith("val_") else k): v for k, v in record.items()}
+
+
 def plot_training_curves(log_path: str | Path, out_png: str | Path) -> Path | None:
     """Two panels: training/validation losses per objective, and validation accuracies.
 
-    Training records are those without ``"split"`` or with ``split == "train"``; validation
-    records have ``split == "val"``. Any numeric key ending in ``_acc`` / ``_accuracy`` is plotted
+    Training records have ``kind == "train"``; validation records ``kind == "eval"`` with values
+    named ``val_<name>``. Any numeric key ending in ``_acc`` / ``_accuracy`` is plotted
     as an accuracy. Returns the PNG path, or None when there is no log.
     """
     records = read_jsonl(log_path)
@@ -50,8 +61,8 @@ def plot_training_curves(log_path: str | Path, out_png: str | Path) -> Path | No
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    train = [r for r in records if r.get("split", "train") == "train"]
-    val = [r for r in records if r.get("split") == "val"]
+    train = [r for r in records if _kind(r) == "train"]
+    val = [_strip_val(r) for r in records if _kind(r) == "val"]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.8))
     for key in LOSS_KEYS:
         xs, ys = _series(train, key)
