@@ -82,10 +82,16 @@ def project_centroids(
 
 def _load_source(name_or_path: str | os.PathLike[str]) -> tuple[BertConfig, dict[str, torch.Tensor], set[str]]:
     """Load a BERT checkpoint as ``BertForPreTraining``; return config, state dict, missing keys."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # missing heads are expected here; we log what was copied
     try:
         model, info = BertForPreTraining.from_pretrained(os.fspath(name_or_path), output_loading_info=True)
     except OSError as exc:
         raise InputFileError(name_or_path, f"cannot load a BERT checkpoint ({exc})") from exc
+    finally:
+        hf_logging.set_verbosity(level)
     return model.config, model.state_dict(), set(info["missing_keys"])
 
 
