@@ -71,6 +71,8 @@ def make_world(root: Path, n_train: int = 8, n_val: int = 3, segs_per_video: int
 def tiny_pretrained(work: Path, steps: int = 300, seed: int = 0, lr: float = 5e-3) -> Path:
     """Pretrain a 2-layer, hidden-32 VideoBERT on the training segments (text MLM + alignment);
     save it and its tokenizer to WORK/checkpoints/step-<steps> and name it in final.txt."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a tiny model: one thread is fastest on a busy 2-core machine
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     tok = VideoBertTokenizer.from_bert(None, num_visual_words=N_WORDS)
@@ -123,10 +125,17 @@ def tiny_pretrained(work: Path, steps: int = 300, seed: int = 0, lr: float = 5e-
     model.save_pretrained(ckpt)
     tok.save_pretrained(ckpt)
     (work / "checkpoints" / "final.txt").write_text(ckpt.name)
+    torch.set_num_threads(threads)
     return ckpt
 
 
 _CACHE: dict[str, Path] = {}
+
+
+@pytest.fixture(autouse=True)
+def one_thread(_torch_threads):
+    """Tiny models run fastest on one thread (after conftest's per-test thread setting)."""
+    torch.set_num_threads(1)
 
 
 def pretrained_world(tmp_path_factory) -> Path:

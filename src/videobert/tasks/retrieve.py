@@ -55,7 +55,7 @@ class RetrieveConfig:
 
     subset: str = "validation"
     train_subset: str = "training"
-    max_segments: int = 100
+    max_segments: int = 64
     unique_sentences: bool = True
     max_length: int = 64
     batch_size: int = 256
@@ -64,7 +64,7 @@ class RetrieveConfig:
     epochs: int = 3
     lr: float = 1e-4
     train_batch_size: int = 32
-    max_train_segments: int = 1000
+    max_train_segments: int = 600
     ks: tuple[int, ...] = (1, 5, 10)
     seed: int = 0
 
@@ -145,7 +145,7 @@ def finetune_alignment(model: Any, tokenizer: Any, train_segments: list[Segment]
     scorer.train()
     for epoch in range(cfg.epochs):
         total = 0.0
-        for b in tqdm(rng.permutation(len(batches)), desc=f"retrieve fine-tune {epoch + 1}", leave=False):
+        for b in tqdm(rng.permutation(len(batches)), desc=f"retrieve fine-tune {epoch + 1}", leave=False, disable=len(batches) < 50):
             hidden, mask, y = batches[int(b)]
             loss = torch.nn.functional.cross_entropy(scorer(hidden, mask), y)
             opt.zero_grad()
