@@ -99,6 +99,16 @@ def test_template_features_match_the_tokenizer_layout(tiny) -> None:
         np.testing.assert_allclose(feats[i, :2], masks.numpy(), atol=1e-5)
         np.testing.assert_allclose(feats[i, 2], video.numpy(), atol=1e-5)
     assert not np.allclose(feats[0], feats[1])
+    # With K token slots: the same first three rows, then the video tokens' own states, zero-padded.
+    with_tokens = segment_features(model, tok, words, max_length=64, max_video_tokens=4)
+    assert with_tokens.shape == (2, 7, 32)
+    np.testing.assert_allclose(with_tokens[:, :3], feats, atol=1e-5)
+    assert np.abs(with_tokens[0, 3:6]).sum(axis=1).min() > 0 and not with_tokens[0, 6].any()
+    enc = tok.encode_pair(CaptionConfig.template, words[1], max_length=64)
+    with torch.inference_mode():
+        hidden = model(**{k: torch.tensor([v]) for k, v in enc.items()}).last_hidden_state[0]  # (L, H)
+    video_states = hidden[len(enc["input_ids"]) - 6 : len(enc["input_ids"]) - 1]  # (5, H)
+    np.testing.assert_allclose(with_tokens[1, 3:], video_states[[0, 1, 3, 4]].numpy(), atol=1e-5)
 
 
 def test_vocab_roundtrip(tiny) -> None:

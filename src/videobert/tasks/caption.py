@@ -64,12 +64,13 @@ class CaptionConfig:
 
     template: str = "now let me show you how to [MASK] the [MASK]"
     max_length: int = 64
+    max_video_tokens: int = 12
     d_model: int = 128
     n_layers: int = 2
     n_heads: int = 4
     dropout: float = 0.1
     max_caption_tokens: int = 20
-    steps: int = 400
+    steps: int = 300
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 0.01
@@ -110,22 +111,27 @@ def segment_features(
     template: str = CaptionConfig.template,
     max_length: int = 64,
     batch_size: int = 128,
+    max_video_tokens: int = 0,
 ) -> np.ndarray:
     """Frozen VideoBERT features of each segment.
 
     Args:
         visual_words: per segment, vocab-local visual words int (k_i,), k_i >= 1.
+        max_video_tokens: K, slots for the video tokens' own final states (0: none).
 
     Returns:
-        float32 (N, M + 1, H): the final hidden states at the template's M ``[MASK]`` positions
-        (M = 2 for the default template), then the mean final state over the video tokens.
+        float32 (N, M + 1 + K, H): the final hidden states at the template's M ``[MASK]`` positions
+        (M = 2 for the default template), the mean final state over the video tokens, then the
+        states of the first K video tokens (evenly subsampled to K when longer), zero rows where a
+        segment has fewer (the decoder sees a zero row as a constant "empty" slot).
     """
     ids = token_ids(model)
     model.eval()
     text = template_ids(tokenizer, template, ids["mask"])
     n_masks = sum(1 for t in text if t == ids["mask"])
     hidden_size = int(model.config.hidden_size)
-    out = np.zeros((len(visual_words), n_masks + 1, hidden_size), dtype=np.float32)
+    k = max(int(max_video_tokens), 0)
+    out = np.zeros((len(visual_words), n_masks + 1 + k, hidden_size), dtype=np.float32)
     starts = range(0, len(visual_words), batch_size)
     for s in tqdm(starts, desc="caption features", disable=len(starts) < 4, leave=False):
         chunk = list(range(s, min(s + batch_size, len(visual_words))))
@@ -143,7 +149,11 @@ def segment_features(
         vid = (hidden * is_video[..., None]).sum(dim=1) / is_video.sum(dim=1, keepdim=True).clamp(
             min=1
         )  # (B, H)
-        out[chunk] = torch.cat([masks, vid[:, None, :]], dim=1).numpy()  # (B, M+1, H)
+        out[chunk, : n_masks + 1] = torch.cat([masks, vid[:, None, :]], dim=1).numpy()  # (B, M+1, H)
+        for b, i in enumerate(chunk):
+            states = hidden[b][is_video[b]]  # (k_i, H)
+            take = subsample_words(np.arange(len(states)), k)  # (<= K,)
+            out[i, n_masks + 1 : n_masks + 1 + len(take)] = states[torch.from_numpy(take)].numpy()
     return out
 
 
@@ -433,6 +443,7 @@ class Captioner:
             self.cfg.template,
             self.cfg.max_length,
             self.cfg.feature_batch_size,
+            self.cfg.max_video_tokens,
         )
         return self.caption_features(tokenizer, feats, beam)
 
@@ -454,7 +465,13 @@ def train_captioner(
         raise VideoBertError("captioning needs training segments with sentences and visual words")
     t0 = time.perf_counter()
     feats = segment_features(
-        model, tokenizer, [s.visual_words for s in segs], cfg.template, cfg.max_length, cfg.feature_batch_size
+        model,
+        tokenizer,
+        [s.visual_words for s in segs],
+        cfg.template,
+        cfg.max_length,
+        cfg.feature_batch_size,
+        cfg.max_video_tokens,
     )
     pieces = [[int(i) for i in tokenizer.encode_text(s.sentence)] for s in segs]
     vocab = CaptionVocab([w for p in pieces for w in p])
@@ -526,7 +543,13 @@ def caption_task(
     if not segs:
         raise VideoBertError("captioning needs validation segments with sentences and visual words")
     feats = segment_features(
-        model, tokenizer, [s.visual_words for s in segs], cfg.template, cfg.max_length, cfg.feature_batch_size
+        model,
+        tokenizer,
+        [s.visual_words for s in segs],
+        cfg.template,
+        cfg.max_length,
+        cfg.feature_batch_size,
+        cfg.max_video_tokens,
     )
     greedy = captioner.caption_features(tokenizer, feats, beam=1)
     beam = captioner.caption_features(tokenizer, feats, beam=cfg.beam)
