@@ -111,6 +111,7 @@ def _copy_corpus(src: Path, dst: Path) -> Path:
     return dst
 
 
+@pytest.mark.slow  # 300 steps: ~1 min on 2 idle cores
 def test_tiny_model_learns_visual_words_and_alignment(corpus_work: Path, tmp_path: Path) -> None:
     from videobert.cli import main
 
