@@ -69,6 +69,7 @@ def test_load_config_yaml_then_overrides(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("steps: 20\noptim:\n  lr: 3.0e-4\n")
     cfg = load_config(_Cfg, path, ["optim.betas=[0.8, 0.9]", "name=b", "init=null"])
+    assert load_config(_Cfg, None, ["optim.lr=3e-4"]).optim.lr == pytest.approx(3e-4)  # YAML 1.1 string
     assert cfg.steps == 20 and cfg.name == "b" and cfg.init is None
     assert cfg.optim.lr == pytest.approx(3e-4) and cfg.optim.betas == (0.8, 0.9)
     assert isinstance(cfg.optim, _Optim)
