@@ -39,6 +39,7 @@ from videobert.tasks.common import (
     lower_forward,
     pad_batch,
     seed_everything,
+    torch_threads,
 )
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class ClassifyConfig:
         grid: hyper-parameter settings tried (see the module docstring).
         batch_size: videos per batch of feature extraction and prediction.
         train_batch_size: videos per optimisation step when fine-tuning.
+        train_threads: torch threads while fine-tuning (1 is fastest for small batches).
         seed: seed of the fold split, initialisation and batch order.
     """
 
@@ -78,6 +80,7 @@ class ClassifyConfig:
     grid: list[dict[str, Any]] = field(default_factory=_default_grid)
     batch_size: int = 32
     train_batch_size: int = 8
+    train_threads: int = 1
     seed: int = 0
 
 
@@ -132,17 +135,31 @@ def _fit_finetune(
     rng = np.random.default_rng(cfg.seed)
     y_t = torch.as_tensor(y, dtype=torch.long)
     clf.train()
-    for _ in range(int(setting.get("epochs", 5))):
+    with torch_threads(cfg.train_threads):
+        _train_epochs(clf, opt, cache, idx, y_t, rng, int(setting.get("epochs", 5)), cfg.train_batch_size)
+    clf.eval()
+    return clf
+
+
+def _train_epochs(
+    clf: VideoClassifier,
+    opt: torch.optim.Optimizer,
+    cache: _Cache,
+    idx: np.ndarray,
+    y_t: torch.Tensor,
+    rng: np.random.Generator,
+    epochs: int,
+    batch_size: int,
+) -> None:
+    for _ in range(epochs):
         order = rng.permutation(idx)
-        for b0 in range(0, len(order), cfg.train_batch_size):
-            b = torch.as_tensor(order[b0 : b0 + cfg.train_batch_size])
+        for b0 in range(0, len(order), batch_size):
+            b = torch.as_tensor(order[b0 : b0 + batch_size])
             logits = clf(cache.hidden[b], cache.mask[b])  # (B, C)
             loss = torch.nn.functional.cross_entropy(logits, y_t[b])
             opt.zero_grad()
             loss.backward()
             opt.step()
-    clf.eval()
-    return clf
 
 
 def _predict_finetune(clf: VideoClassifier, cache: _Cache, idx: np.ndarray, batch_size: int) -> np.ndarray:

@@ -28,7 +28,15 @@ from tqdm import tqdm
 
 from videobert.errors import VideoBertError
 from videobert.eval.metrics import retrieval_chance, retrieval_metrics, topk_predictions
-from videobert.tasks.common import Segment, TopStack, encode, lower_forward, pad_batch, seed_everything
+from videobert.tasks.common import (
+    Segment,
+    TopStack,
+    encode,
+    lower_forward,
+    pad_batch,
+    seed_everything,
+    torch_threads,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +56,7 @@ class RetrieveConfig:
         finetune: also fine-tune and re-evaluate.
         top_layers: encoder layers fine-tuned (plus the pooler and the alignment head).
         epochs, lr, train_batch_size: fine-tuning budget.
+        train_threads: torch threads while fine-tuning (1 is fastest for small batches).
         max_train_segments: cap on training segments (each gives one positive and one negative).
         ks: the K of each R@K.
         seed: sampling and initialisation seed.
@@ -64,6 +73,7 @@ class RetrieveConfig:
     epochs: int = 3
     lr: float = 1e-4
     train_batch_size: int = 32
+    train_threads: int = 1
     max_train_segments: int = 600
     ks: tuple[int, ...] = (1, 5, 10)
     seed: int = 0
@@ -143,7 +153,16 @@ def finetune_alignment(model: Any, tokenizer: Any, train_segments: list[Segment]
     opt = torch.optim.AdamW(scorer.parameters(), lr=cfg.lr, weight_decay=0.01)
     rng = np.random.default_rng(cfg.seed)
     scorer.train()
-    for epoch in range(cfg.epochs):
+    with torch_threads(cfg.train_threads):
+        _train_epochs(scorer, opt, batches, rng, cfg.epochs)
+    scorer.eval()
+    return scorer
+
+
+def _train_epochs(
+    scorer: AlignmentScorer, opt: torch.optim.Optimizer, batches: list, rng: np.random.Generator, epochs: int
+) -> None:
+    for epoch in range(epochs):
         total = 0.0
         for b in tqdm(rng.permutation(len(batches)), desc=f"retrieve fine-tune {epoch + 1}", leave=False, disable=len(batches) < 50):
             hidden, mask, y = batches[int(b)]
@@ -153,8 +172,6 @@ def finetune_alignment(model: Any, tokenizer: Any, train_segments: list[Segment]
             opt.step()
             total += float(loss.detach())
         log.info("retrieve fine-tune epoch %d: loss %.4f", epoch + 1, total / max(len(batches), 1))
-    scorer.eval()
-    return scorer
 
 
 def score_matrix(

@@ -158,7 +158,7 @@ def zero_shot(
 
     Returns:
         the report dict: ``metrics`` (``<slot>_top<K>``), ``chance`` (uniform), ``majority``,
-        ``n``, ``n_classes``, ``per_class``, ``config``, ``examples``.
+        ``n``, ``n_classes``, ``n_per_slot`` (items with that label), ``per_class``, ``config``, ``examples``.
     """
     cfg = cfg or ZeroShotConfig()
     if cfg.max_segments is not None and len(segments) > cfg.max_segments:
@@ -180,6 +180,7 @@ def zero_shot(
     majority: dict[str, float] = {}
     per_class: dict[str, Any] = {}
     n_classes: dict[str, int] = {}
+    n_per_slot: dict[str, int] = {}
     preds: dict[str, np.ndarray] = {}
     for s_i, slot in enumerate(cfg.slots):
         index = {w: i for i, w in enumerate(vocab[slot])}
@@ -201,7 +202,7 @@ def zero_shot(
             **{f"top{k}": per_class_topk(sc, truth, c, k).tolist() for k in cfg.topk},
             "confusion_top1": confusion_matrix(truth, top1, c).tolist(),
         }
-        metrics[f"{slot}_n"] = float(len(truth))
+        n_per_slot[slot] = len(truth)
     if out_dir is not None:
         from videobert.tasks.common import _jsonable
         from videobert.utils.io import atomic_write_json
@@ -234,6 +235,7 @@ def zero_shot(
         "majority": majority,
         "n": len(usable),
         "n_classes": n_classes,
+        "n_per_slot": n_per_slot,
         "per_class": per_class,
         "config": asdict(cfg),
         "examples": examples,
