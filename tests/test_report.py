@@ -25,7 +25,7 @@ def _fake_run(work: Path) -> None:
     (work / "reports").mkdir(parents=True)
     _png(work / "reports" / "zero_shot" / "ex0.png", (200, 30, 30))
     (work / "reports" / "zero_shot.json").write_text(json.dumps({
-        "task": "zero_shot", "n": 40,
+        "task": "zero-shot", "n": 40,
         "metrics": {"verb_top1": 0.5, "verb_top5": 0.9, "noun_top1": 0.1},
         "chance": {"verb_top1": 0.125, "verb_top5": 0.625, "noun_top1": 0.166},
         "examples": [{"video_id": "v1", "truth": "slide circle", "pred": "slide square", "image": "zero_shot/ex0.png"}],

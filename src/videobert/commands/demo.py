@@ -21,9 +21,33 @@ log = logging.getLogger(__name__)
 
 STATE_NAME = "demo_state.json"
 
+# ``--tiny``: a smoke run of every stage in a couple of minutes (8 short videos, 16 visual words,
+# a tiny randomly initialised model). Extra arguments appended to each stage's command line.
+TINY_ARGS: dict[str, list[str]] = {
+    "synth": ["--max-steps", "3", "--subset-split", "0.75"],
+    "fit-vocab": ["--niter", "10"],
+    "gallery": ["--top-n", "8", "--per-word", "2"],
+    "pretrain": [
+        "init=random", "model.hidden_size=32", "model.num_attention_heads=2", "model.intermediate_size=64",
+        "max_steps=20", "batch_size=8", "warmup_steps=2", "eval_every=10", "eval_batches=2",
+        "checkpoint_every=10", "log_every=5",
+    ],
+    "classify": ["--set", "folds=2"],
+    "retrieve": ["--max-segments", "16", "--set", "epochs=1"],
+    "caption": ["--set", "steps=30"],
+}
+TINY_DEFAULTS = {"videos": 8, "levels": 2, "branching": 4}
+
 
 def demo_stages(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
     """The demo's stages as ``(name, argv for videobert.cli.main)``, in order."""
+    if args.tiny:
+        for key, value in TINY_DEFAULTS.items():
+            if getattr(args, key) is None:
+                setattr(args, key, value)
+    for key, value in {"videos": 60, "levels": 2, "branching": 12}.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     work = str(Path(args.work))
     src = str(Path(args.work) / "source")
     videos = str(Path(src) / "videos")
@@ -49,6 +73,8 @@ def demo_stages(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
         ("forecast", ["forecast", work, "--annotations", ann]),
         ("text-to-video", ["text-to-video", work, "--annotations", ann]),
     ]
+    if args.tiny:
+        stages = [(name, argv + TINY_ARGS.get(name, [])) for name, argv in stages]
     return stages
 
 
@@ -115,11 +141,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run every stage on the built-in corpus and write an HTML report",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--work", default="demo-work", help="work directory (default: demo-work)")
-    p.add_argument("--videos", type=int, default=60, help="number of generated videos")
+    p.add_argument("--videos", type=int, default=None, help="number of generated videos (default 60; --tiny: 8)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--backbone", default="classical", help="feature backbone (default: the offline classical descriptor)")
     p.add_argument("--weights", default=None, help="local weights for a torchvision backbone")
-    p.add_argument("--levels", type=int, default=2, help="hierarchical k-means levels")
-    p.add_argument("--branching", type=int, default=12, help="hierarchical k-means branching")
+    p.add_argument("--levels", type=int, default=None, help="hierarchical k-means levels (default 2)")
+    p.add_argument("--branching", type=int, default=None, help="hierarchical k-means branching (default 12; --tiny: 4)")
+    p.add_argument("--tiny", action="store_true",
+                   help="smoke run in a few minutes: few short videos, tiny vocabulary, tiny random model")
     p.add_argument("pretrain_overrides", nargs="*", default=[], help="key=value overrides for pretraining")
     p.set_defaults(func=run_demo)

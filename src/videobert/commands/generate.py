@@ -71,7 +71,7 @@ def _runner(
 
         from videobert.tasks.common import seed_everything
 
-        cfg = load_config(cfg_cls, args.config, args.overrides)
+        cfg = load_config(cfg_cls, args.config, [*args.overrides, *args.set])
         seed_everything(int(getattr(cfg, "seed", 0)))
         model, tokenizer, ckpt, ann = _inputs(args)
         kwargs: dict[str, Any] = {}
@@ -112,6 +112,8 @@ def _add(
     )
     p.add_argument("--config", default=None, help=f"YAML file with {cfg_cls.__name__} fields")
     p.add_argument("overrides", nargs="*", default=[], help=f"key=value overrides of {cfg_cls.__name__}")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="an override that may follow other options (repeatable)")
     p.set_defaults(func=_runner(name, cfg_cls, run))
     return p
 

@@ -21,13 +21,13 @@ from videobert.utils.io import atomic_write_text
 log = logging.getLogger(__name__)
 
 TASK_ORDER = (
-    "zero_shot",
+    "zero-shot",
     "classify",
     "retrieve",
     "caption",
     "summarize",
     "forecast",
-    "text_to_video",
+    "text-to-video",
 )
 
 CSS = """
@@ -90,9 +90,17 @@ def _metrics_table(result: dict[str, Any]) -> str:
 
 
 def _examples_table(result: dict[str, Any], reports_dir: Path, limit: int = 8) -> str:
-    examples = [e for e in result.get("examples", []) or [] if isinstance(e, dict)][:limit]
+    examples = [dict(e) for e in result.get("examples", []) or [] if isinstance(e, dict)][:limit]
     if not examples:
         return ""
+    shared = ""
+    images = [e.get("image") for e in examples]
+    if len(examples) > 1 and images[0] and all(img == images[0] for img in images):
+        # One figure for all the examples (e.g. a confusion matrix): show it once, above the table.
+        if (reports_dir / images[0]).exists():
+            shared = f"<p><img class=strip src='{html.escape(str(images[0]))}' alt='{html.escape(str(images[0]))}'></p>"
+        for e in examples:
+            e.pop("image", None)
     keys: list[str] = []
     for e in examples:
         for k in e:
@@ -110,7 +118,7 @@ def _examples_table(result: dict[str, Any], reports_dir: Path, limit: int = 8) -
                 cell = f"<img class=strip src='{html.escape(str(img))}' alt='{html.escape(str(img))}'>"
             cells += f"<td>{cell}</td>"
         rows.append(f"<tr>{cells}</tr>")
-    return (
+    return shared + (
         "<table class=examples><tr>" + head + ("<th>frames</th>" if has_img else "") + "</tr>"
         + "".join(rows) + "</table>"
     )
@@ -195,7 +203,7 @@ def build_report(work: str | Path, title: str = "VideoBERT report", gallery_top:
             log.warning("%s: not valid JSON, left out of the report", path)
             continue
         if isinstance(data, dict) and "metrics" in data:
-            results[str(data.get("task", path.stem))] = data
+            results[str(data.get("task", path.stem)).replace("_", "-")] = data
     if results:
         parts.append("<h2>Results against chance</h2>")
         ordered = [t for t in TASK_ORDER if t in results] + sorted(t for t in results if t not in TASK_ORDER)
