@@ -10,6 +10,7 @@ the task's config dataclass.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -55,8 +56,9 @@ def run_zero_shot(args: argparse.Namespace) -> int:
     from videobert.tasks.common import load_segments
     from videobert.tasks.zero_shot import TASK, ZeroShotConfig, zero_shot
 
-    overrides = list(args.overrides) + ([f"template={args.template}"] if args.template else [])
-    cfg = load_config(ZeroShotConfig, args.config, overrides)
+    cfg = load_config(ZeroShotConfig, args.config, args.overrides)
+    if args.template:  # set directly: "[MASK] ..." is not a YAML scalar
+        cfg = dataclasses.replace(cfg, template=args.template)
     model, tokenizer, db = _setup(args)
     vocab = {
         slot: sorted({str(a[slot]) for e in db.values() for a in e.get("annotations", []) if a.get(slot)})
