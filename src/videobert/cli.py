@@ -59,7 +59,7 @@ def setup_logging(verbose: int = 0, quiet: bool = False) -> None:
     level = logging.WARNING if quiet else (logging.DEBUG if verbose >= 2 else logging.INFO)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     if verbose < 2:
-        for noisy in ("PIL", "matplotlib", "urllib3", "filelock", "httpx", "huggingface_hub"):
+        for noisy in ("PIL", "matplotlib", "urllib3", "filelock", "httpx", "huggingface_hub", "faiss.loader"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -1,0 +1,72 @@
+"""End to end: ``videobert demo --tiny`` runs every CLI stage on generated videos, resumes, and its
+report renders in headless Chromium with every image loaded."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from videobert.cli import main
+from videobert.report.browser import find_chromium, render_report
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+STAGES = ("synth", "extract", "fit-vocab", "gallery", "tokenize", "pretrain", "zero-shot", "classify",
+          "retrieve", "caption", "summarize", "forecast", "text-to-video", "report")
+TASK_REPORTS = ("zero-shot", "classify", "retrieve", "caption", "summarize", "forecast", "text-to-video")
+
+
+@pytest.fixture(scope="module")
+def demo_work(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("demo") / "work"
+    assert main(["demo", "--work", str(work), "--tiny"]) == 0
+    return work
+
+
+def test_every_stage_ran_and_wrote_its_outputs(demo_work: Path):
+    state = json.loads((demo_work / "demo_state.json").read_text())
+    assert [s for s in STAGES if state["stages"].get(s, {}).get("status") != "done"] == []
+    src = demo_work / "source"
+    videos = sorted((src / "videos").glob("*.mp4"))
+    assert len(videos) == 8 and all(v.with_suffix(".srt").exists() for v in videos)
+    ids = {v.stem for v in videos}
+    feats = {p.name[: -len(".npy")] for p in (demo_work / "features" / "classical").glob("*.npy")
+             if not p.name.endswith(".times.npy")}
+    assert feats == ids
+    for vid in ids:
+        tokens = np.load(demo_work / "tokens" / f"{vid}.npy")
+        times = np.load(demo_work / "tokens" / f"{vid}.times.npy")
+        assert tokens.dtype == np.int32 and tokens.shape[0] == times.shape[0] > 0
+        assert tokens.min() >= 0 and tokens.max() < 16  # --tiny: 2 levels x 4 = 16 words
+    assert (demo_work / "corpus" / "train.parquet").exists() and (demo_work / "corpus" / "val.parquet").exists()
+    final = (demo_work / "checkpoints" / "final.txt").read_text().strip()
+    assert (demo_work / "checkpoints" / final / "model.safetensors").exists()
+    for task in TASK_REPORTS:
+        result = json.loads((demo_work / "reports" / f"{task}.json").read_text())
+        assert result["metrics"], task
+        assert set(result["chance"]) & set(result["metrics"]), task  # every task reports its baseline
+
+
+def test_rerun_skips_every_stage(demo_work: Path, caplog):
+    before = (demo_work / "demo_state.json").read_text()
+    mtimes = {p: p.stat().st_mtime_ns for p in (demo_work / "reports").glob("*.json")}
+    caplog.set_level("INFO", logger="videobert.commands.demo")
+    assert main(["demo", "--work", str(demo_work), "--tiny"]) == 0
+    assert (demo_work / "demo_state.json").read_text() == before
+    assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
+    skipped = [r.getMessage() for r in caplog.records if "already done" in r.getMessage()]
+    assert len(skipped) == len(STAGES) - 1  # every stage but the report, which is not re-run either
+
+
+@pytest.mark.skipif(find_chromium() is None, reason="chromium not installed (.ci/run installs it)")
+def test_report_renders_with_all_images_and_metric_tables(demo_work: Path):
+    page = render_report(demo_work / "reports" / "report.html", screenshot=ARTIFACTS / "report_e2e.png")
+    assert page["images_total"] >= 10  # curves, gallery, strips, confusion matrix, ...
+    assert page["images_ok"] == page["images_total"]
+    assert page["tables"].count("metrics") == len(TASK_REPORTS)
+    for task in TASK_REPORTS:
+        assert f"id=\"task-{task}\"" in page["dom"]
+    assert (ARTIFACTS / "report_e2e.png").stat().st_size > 10_000
