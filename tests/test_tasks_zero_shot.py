@@ -233,3 +233,9 @@ def test_cli_zero_shot(world):
 
     with Image.open(world / "reports" / "zero-shot" / "verb_per_class.png") as im:
         assert im.format == "PNG" and im.width > 50
+
+
+def test_cli_template_option(world):
+    assert main(["-q", "zero-shot", str(world), "--template", "[MASK] the [MASK]", "--set", "max_segments=4"]) == 0
+    rep = json.loads((world / "reports" / "zero-shot.json").read_text())
+    assert rep["config"]["template"] == "[MASK] the [MASK]" and rep["n"] == 4
