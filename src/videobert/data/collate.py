@@ -16,7 +16,7 @@ An *example* is made from one anchor row of the corpus and its neighbours in the
    row of a different video (or, when the block holds one video, a non-overlapping time of the
    same video), spanning as many sentences as the positive would: ``alignment_labels`` 0; aligned examples 1; other regimes -100.
 5. Future clips: a video-carrying positive example is, with ``future_prob``, marked to predict its
-   last 1..``future_max_clips`` clips: they are always replaced by ``[MASK]`` and labelled (the
+   last 1..min(``future_max_clips``, half its clips) clips: they are always replaced by ``[MASK]`` and labelled (the
    "predict what comes next" objective), and excluded from random masking.
 6. Truncation to ``max_text_tokens`` / ``max_video_tokens`` (from the end), then both sides to fit
    ``max_length`` with the special tokens (longer side cut first).
@@ -60,6 +60,7 @@ class CollateConfig:
     negative_prob: float = 0.5
     future_prob: float = 0.25
     future_max_clips: int = 2
+    min_video_tokens: int = 4  # subsampling never leaves fewer clips than this (or than there are)
     max_text_tokens: int = 64
     max_video_tokens: int = 64
 
@@ -161,6 +162,9 @@ def _subsample(words: list[int], cfg: CollateConfig, rng: np.random.Generator) -
     if rate == 1 or len(words) <= 1:
         return list(words)
     off = int(rng.integers(0, rate))
+    # Sentences often span only a few clips: cap the rate so that the video side stays informative.
+    rate = min(rate, max(1, len(words) // max(1, cfg.min_video_tokens)))
+    off %= rate
     out = words[off::rate]
     return out if out else words[:1]
 
@@ -204,7 +208,8 @@ def make_example(block: RowBlock, anchor: int, cfg: CollateConfig, rng: np.rando
         text = t if text is not None else None
         visual = v if visual is not None else None
     if visual is not None and alignment != 0 and len(visual) >= 2 and rng.random() < cfg.future_prob:
-        future = int(rng.integers(1, min(cfg.future_max_clips, len(visual) - 1) + 1))
+        # at most half of the clips are hidden as "the future": the rest is the context
+        future = int(rng.integers(1, min(cfg.future_max_clips, len(visual) // 2) + 1))
     return Example(text, visual, regime, alignment, future, block.video_id[anchor])
 
 
