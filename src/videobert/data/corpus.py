@@ -79,7 +79,7 @@ def align_sentence(start: float, end: float, clip_times: np.ndarray) -> tuple[in
 def _video_ids(work: Path) -> list[str]:
     tok_dir = work / "tokens"
     if not tok_dir.is_dir():
-        raise StageMissingError(f"{tok_dir}: no visual words; run `videobert vocab`/assign first")
+        raise StageMissingError(f"{tok_dir}: no visual words; run `videobert fit-vocab`/assign first")
     ids = sorted(p.name[: -len(".npy")] for p in tok_dir.glob("*.npy") if not p.name.endswith(".times.npy"))
     if not ids:
         raise StageMissingError(f"{tok_dir}: no <video_id>.npy visual-word files")
