@@ -165,3 +165,22 @@ def test_from_packaged_minilm_offline_with_centroids() -> None:
     # different centroids give different rows; the unused id keeps the mean+noise init
     assert (emb[cfg.visual_offset + 3] - text.mean(0)).norm() < 0.5 * radius
     assert model.cls.predictions.decoder.weight is model.bert.embeddings.word_embeddings.weight
+
+
+def test_mean_alignment_pooling_reads_the_masked_mean_of_final_states() -> None:
+    torch.manual_seed(0)
+    cfg = VideoBertConfig(text_vocab_size=T, num_visual_words=V, alignment_pooling="mean", **TINY)
+    model = VideoBertForPreTraining(cfg).eval()
+    batch = _text_batch()
+    with torch.no_grad():
+        out = model(**batch)
+        h, m = out.last_hidden_state, batch["attention_mask"].unsqueeze(-1).float()  # (B, L, H), (B, L, 1)
+        want = torch.tanh(model.bert.pooler.dense((h * m).sum(1) / m.sum(1)))  # (B, H)
+        torch.testing.assert_close(out.pooled_output, want)
+        torch.testing.assert_close(out.alignment_logits, model.cls.alignment(want))
+        padded = dict(batch, attention_mask=batch["attention_mask"].clone())
+        padded["attention_mask"][0, -2:] = 0  # padding must change what the head reads
+        assert not torch.allclose(model(**padded).pooled_output[0], out.pooled_output[0])
+    model.config.alignment_pooling = "max"
+    with pytest.raises(ValueError, match="alignment_pooling"):
+        model(**batch)

@@ -20,6 +20,11 @@ class VideoBertConfig(BertConfig):
         num_visual_words: ``V``, the number of visual words (leaves of the hierarchical k-means).
         cls_token_id, sep_token_id, mask_token_id: BERT's own special ids (pad is ``pad_token_id``).
         text_mlm_weight, video_mlm_weight, alignment_weight: weights of the three losses in ``loss``.
+        alignment_pooling: what the alignment head (through BERT's pooler) reads: ``"cls"`` the
+            ``[CLS]`` state (the paper), or ``"mean"`` the attention-masked mean of all final
+            states — better when starting from a sentence-embedding checkpoint such as the packaged
+            MiniLM, whose ``[CLS]`` state is nearly constant across inputs (it was trained with mean
+            pooling).
     """
 
     model_type = "videobert"
@@ -32,6 +37,7 @@ class VideoBertConfig(BertConfig):
     text_mlm_weight: float | int = 1.0
     video_mlm_weight: float | int = 1.0
     alignment_weight: float | int = 1.0
+    alignment_pooling: str = "cls"
 
     def __post_init__(self, **kwargs):
         self.vocab_size = self.text_vocab_size + 1 + self.num_visual_words

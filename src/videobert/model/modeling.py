@@ -144,6 +144,13 @@ class VideoBertForPreTraining(BertPreTrainedModel):
         )
         sequence_output = enc.last_hidden_state  # (B, L, H)
         pooled_output = enc.pooler_output  # (B, H)
+        if self.config.alignment_pooling == "mean":
+            mask = (attention_mask if attention_mask is not None else torch.ones_like(sequence_output[..., 0]))
+            mask = mask.unsqueeze(-1).to(sequence_output.dtype)  # (B, L) -> (B, L, 1)
+            mean = (sequence_output * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # (B, H)
+            pooled_output = self.bert.pooler.activation(self.bert.pooler.dense(mean))  # (B, H)
+        elif self.config.alignment_pooling != "cls":
+            raise ValueError(f"alignment_pooling must be 'cls' or 'mean', got {self.config.alignment_pooling!r}")
         bsz, seq_len, hidden = sequence_output.shape
         alignment_logits = self.cls.alignment(pooled_output)  # (B, 2)
 
