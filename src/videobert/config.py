@@ -90,18 +90,31 @@ def load_config(cls: type[T], path: str | os.PathLike[str] | None = None, overri
     """Defaults of ``cls``, updated by the YAML file at ``path``, then by ``overrides``."""
     data: dict[str, Any] = to_dict(cls())
     if path is not None:
-        with open(path, encoding="utf-8") as fh:
-            loaded = yaml.safe_load(fh) or {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: a config file must hold a mapping")
-        _deep_update(data, loaded)
+        deep_update(data, read_yaml_mapping(path))
     apply_overrides(data, overrides or [])
     return from_dict(cls, data)
 
 
-def _deep_update(base: dict[str, Any], new: dict[str, Any]) -> None:
+def read_yaml_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The mapping in the YAML file at ``path`` (an empty file reads as ``{}``).
+
+    Raises:
+        ConfigError: the file holds something other than a mapping.
+    """
+    with open(path, encoding="utf-8") as fh:
+        loaded = yaml.safe_load(fh) or {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: a config file must hold a mapping")
+    return loaded
+
+
+def deep_update(base: dict[str, Any], new: dict[str, Any]) -> None:
+    """Merge ``new`` into ``base`` in place: nested dicts are merged key by key, other values replaced."""
     for k, v in new.items():
         if isinstance(v, dict) and isinstance(base.get(k), dict):
-            _deep_update(base[k], v)
+            deep_update(base[k], v)
         else:
             base[k] = v
+
+
+_deep_update = deep_update  # old private name

@@ -8,9 +8,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
-from videobert.config import ConfigError, apply_overrides, from_dict, to_dict
+from videobert.config import ConfigError, apply_overrides, deep_update, from_dict, read_yaml_mapping, to_dict
 
 
 @dataclass
@@ -94,14 +92,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 _YAML_FLOAT = re.compile(r"^[-+]?\d+(\.\d*)?[eE][-+]?\d+$")
 
 
-def _deep_update(base: dict[str, Any], new: dict[str, Any]) -> None:
-    for k, v in new.items():
-        if isinstance(v, dict) and isinstance(base.get(k), dict):
-            _deep_update(base[k], v)
-        else:
-            base[k] = v
-
-
 def _yaml_friendly(override: str) -> str:
     """``lr=3e-4`` -> ``lr=3.0e-4`` (YAML 1.1 reads a float without a dot as a string)."""
     key, sep, raw = override.partition("=")
@@ -118,13 +108,9 @@ def load_pretrain_config(
     if preset is not None:
         if preset not in PRESETS:
             raise ConfigError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
-        _deep_update(data, copy.deepcopy(PRESETS[preset]))
+        deep_update(data, copy.deepcopy(PRESETS[preset]))
     if path is not None:
-        with open(path, encoding="utf-8") as fh:
-            loaded = yaml.safe_load(fh) or {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: a config file must hold a mapping")
-        _deep_update(data, loaded)
+        deep_update(data, read_yaml_mapping(path))
     apply_overrides(data, [_yaml_friendly(o) for o in overrides or []])
     return from_dict(PretrainConfig, data)
 
