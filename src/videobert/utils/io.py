@@ -20,19 +20,16 @@ import numpy as np
 
 
 @contextmanager
-def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
-    """Open a temporary file beside ``path``; on success rename it over ``path``.
+def _temp_beside(path: Path, suffix: str) -> Iterator[tuple[int, Path]]:
+    """Yield ``(fd, tmp_path)`` of a new temporary file beside ``path``; rename it over ``path`` on success.
 
-    On an exception the temporary file is removed and ``path`` is left untouched.
+    The parent directory is created if missing. On an exception the temporary file is removed
+    and ``path`` is left untouched. The caller owns (and must close) ``fd``.
     """
-    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     try:
-        with os.fdopen(fd, mode) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
+        yield fd, Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -40,6 +37,18 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
         except FileNotFoundError:
             pass
         raise
+
+
+@contextmanager
+def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
+    """Open a temporary file beside ``path``; on success rename it over ``path``.
+
+    On an exception the temporary file is removed and ``path`` is left untouched.
+    """
+    with _temp_beside(Path(path), ".tmp") as (fd, _tmp), os.fdopen(fd, mode) as fh:
+        yield fh
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
@@ -68,18 +77,9 @@ def atomic_save_npy(path: str | os.PathLike[str], array: np.ndarray) -> None:
 def atomic_write_with(path: str | os.PathLike[str], writer: Callable[[Path], None]) -> None:
     """Let ``writer(tmp_path)`` write a file (e.g. a library's ``save(path)``), then rename it to ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        writer(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with _temp_beside(path, path.suffix or ".tmp") as (fd, tmp):
+        os.close(fd)
+        writer(tmp)
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
