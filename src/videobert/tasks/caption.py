@@ -34,9 +34,9 @@ from tqdm import tqdm
 
 from videobert.errors import VideoBertError
 from videobert.eval.captions import score_caption_sets
-from videobert.tasks.common import Segment, load_annotations, load_segments, seed_everything
+from videobert.tasks.common import Segment, load_segment_splits, seed_everything
 from videobert.tasks.forecast import pad_sequences, subsample_words, token_ids
-from videobert.tasks.strips import StripRow, load_thumbnails, render_strip, word_tiles
+from videobert.tasks.strips import StripRow, render_strip, report_strip_args, word_tiles
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +155,22 @@ def segment_features(
             take = subsample_words(np.arange(len(states)), k)  # (<= K,)
             out[i, n_masks + 1 : n_masks + 1 + len(take)] = states[torch.from_numpy(take)].numpy()
     return out
+
+
+def config_features(
+    model: Any, tokenizer: Any, visual_words: Sequence[np.ndarray], cfg: CaptionConfig
+) -> np.ndarray:
+    """:func:`segment_features` with ``cfg``'s template, max_length, feature_batch_size and
+    max_video_tokens: float32 (N, M + 1 + K, H)."""
+    return segment_features(
+        model,
+        tokenizer,
+        visual_words,
+        cfg.template,
+        cfg.max_length,
+        cfg.feature_batch_size,
+        cfg.max_video_tokens,
+    )
 
 
 def _template_sequence(
@@ -436,15 +452,7 @@ class Captioner:
         self, model: Any, tokenizer: Any, visual_words: Sequence[np.ndarray], beam: int | None = None
     ) -> list[str]:
         """Captions of segments given as vocab-local visual words (k_i,)."""
-        feats = segment_features(
-            model,
-            tokenizer,
-            visual_words,
-            self.cfg.template,
-            self.cfg.max_length,
-            self.cfg.feature_batch_size,
-            self.cfg.max_video_tokens,
-        )
+        feats = config_features(model, tokenizer, visual_words, self.cfg)
         return self.caption_features(tokenizer, feats, beam)
 
 
@@ -464,15 +472,7 @@ def train_captioner(
     if not segs:
         raise VideoBertError("captioning needs training segments with sentences and visual words")
     t0 = time.perf_counter()
-    feats = segment_features(
-        model,
-        tokenizer,
-        [s.visual_words for s in segs],
-        cfg.template,
-        cfg.max_length,
-        cfg.feature_batch_size,
-        cfg.max_video_tokens,
-    )
+    feats = config_features(model, tokenizer, [s.visual_words for s in segs], cfg)
     pieces = [[int(i) for i in tokenizer.encode_text(s.sentence)] for s in segs]
     vocab = CaptionVocab([w for p in pieces for w in p])
     targets = [vocab.encode(p, cfg.max_caption_tokens) for p in pieces]
@@ -542,15 +542,7 @@ def caption_task(
         segs = [segs[i] for i in idx]
     if not segs:
         raise VideoBertError("captioning needs validation segments with sentences and visual words")
-    feats = segment_features(
-        model,
-        tokenizer,
-        [s.visual_words for s in segs],
-        cfg.template,
-        cfg.max_length,
-        cfg.feature_batch_size,
-        cfg.max_video_tokens,
-    )
+    feats = config_features(model, tokenizer, [s.visual_words for s in segs], cfg)
     greedy = captioner.caption_features(tokenizer, feats, beam=1)
     beam = captioner.caption_features(tokenizer, feats, beam=cfg.beam)
     nn_caps = nearest_neighbour_captions(train, segs, int(model.config.num_visual_words))
@@ -610,15 +602,5 @@ def run_caption(
     cfg: CaptionConfig | None = None,
 ) -> dict[str, Any]:
     """:func:`caption_task` on WORK's training/validation segments; strips under ``WORK/reports/caption/``."""
-    db = load_annotations(annotations)
-    train = load_segments(db, work, "training")
-    val = load_segments(db, work, "validation")
-    return caption_task(
-        model,
-        tokenizer,
-        train,
-        val,
-        cfg,
-        out_dir=Path(work) / "reports" / "caption",
-        thumbs=load_thumbnails(work),
-    )
+    train, val = load_segment_splits(work, annotations, "training", "validation")
+    return caption_task(model, tokenizer, train, val, cfg, **report_strip_args(work, "caption"))

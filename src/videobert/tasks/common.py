@@ -227,6 +227,14 @@ def load_segments(
     return segs
 
 
+def load_segment_splits(
+    work: str | os.PathLike[str], annotations: str | os.PathLike[str], *subsets: str
+) -> list[list[Segment]]:
+    """:func:`load_segments` of each of ``subsets`` (loaded in that order) from one annotations file."""
+    db = load_annotations(annotations)
+    return [load_segments(db, work, subset) for subset in subsets]
+
+
 def subsample(words: np.ndarray, max_n: int) -> np.ndarray:
     """At most ``max_n`` items of ``words`` (k,), evenly spaced, order kept."""
     words = np.asarray(words)

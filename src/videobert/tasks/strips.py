@@ -13,6 +13,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -58,6 +59,12 @@ def load_thumbnails(work: str | os.PathLike[str]) -> dict[int, np.ndarray]:
         words = data["words"].astype(np.int64)  # (n,)
         frames = data["frames"].astype(np.uint8)  # (n, H, W, 3)
     return {int(w): frames[i] for i, w in enumerate(words)}
+
+
+def report_strip_args(work: str | os.PathLike[str], task: str) -> dict[str, Any]:
+    """``out_dir`` (``WORK/reports/<task>``) and ``thumbs`` (:func:`load_thumbnails`) keyword
+    arguments for a task function that draws strips."""
+    return {"out_dir": Path(work) / "reports" / task, "thumbs": load_thumbnails(work)}
 
 
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from videobert.tasks.common import Segment, load_annotations, load_segments
+from videobert.tasks.common import Segment, load_segment_splits
 from videobert.tasks.forecast import pad_sequences, token_ids, visual_logits, word_frequencies
-from videobert.tasks.strips import StripRow, load_thumbnails, render_strip, word_tiles
+from videobert.tasks.strips import StripRow, render_strip, report_strip_args, word_tiles
 
 log = logging.getLogger(__name__)
 
@@ -227,15 +227,5 @@ def run_text_to_video(
     cfg: TextToVideoConfig | None = None,
 ) -> dict[str, Any]:
     """:func:`text_to_video_task` on WORK's validation segments; strips under ``WORK/reports/text-to-video/``."""
-    db = load_annotations(annotations)
-    val = load_segments(db, work, "validation")
-    train = load_segments(db, work, "training")
-    return text_to_video_task(
-        model,
-        tokenizer,
-        val,
-        train,
-        cfg,
-        out_dir=Path(work) / "reports" / "text-to-video",
-        thumbs=load_thumbnails(work),
-    )
+    val, train = load_segment_splits(work, annotations, "validation", "training")
+    return text_to_video_task(model, tokenizer, val, train, cfg, **report_strip_args(work, "text-to-video"))
