@@ -11,43 +11,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from videobert.config import load_config
-from videobert.utils.io import atomic_write_json
 
 log = logging.getLogger(__name__)
-
-
-def _jsonable(obj: Any) -> Any:
-    """Plain JSON types (numpy scalars/arrays -> Python, tuples -> lists, NaN -> None)."""
-    import numpy as np
-
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, float | np.floating):
-        v = float(obj)
-        return None if math.isnan(v) or math.isinf(v) else v
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
-
-
-def write_task_report(work: str | Path, task: str, result: dict[str, Any]) -> Path:
-    """Write ``WORK/reports/<task>.json`` atomically and return its path."""
-    path = Path(work) / "reports" / f"{task}.json"
-    atomic_write_json(path, _jsonable({**result, "task": task}))
-    log.info("wrote %s", path)
-    return path
 
 
 def _inputs(args: argparse.Namespace) -> tuple[Any, Any, Path, Path]:
@@ -69,7 +39,7 @@ def _runner(
 ) -> Callable[[argparse.Namespace], int]:
     def func(args: argparse.Namespace) -> int:
 
-        from videobert.tasks.common import seed_everything
+        from videobert.tasks.common import seed_everything, write_report
 
         cfg = load_config(cfg_cls, args.config, [*args.overrides, *args.set])
         seed_everything(int(getattr(cfg, "seed", 0)))
@@ -86,7 +56,7 @@ def _runner(
             kwargs["captioner"] = lambda windows: captioner.caption(model, tokenizer, windows)
         result = run(model, tokenizer, args.work, ann, cfg, **kwargs)
         result["checkpoint"] = str(ckpt)
-        write_task_report(args.work, task, result)
+        write_report(args.work, task, result)
         _log_metrics(task, result)
         return 0
 

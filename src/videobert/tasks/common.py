@@ -341,6 +341,7 @@ def freeze_all_but_top(model: torch.nn.Module, n_top_layers: int, extra_keywords
 
 
 def _jsonable(obj: Any) -> Any:
+    """Plain JSON types (numpy scalars/arrays -> Python, tuples -> lists, NaN/inf -> None, Path -> str)."""
     if isinstance(obj, dict):
         return {str(k): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
@@ -351,7 +352,7 @@ def _jsonable(obj: Any) -> Any:
         return int(obj)
     if isinstance(obj, np.floating | float):
         v = float(obj)
-        return None if np.isnan(v) else v
+        return None if not np.isfinite(v) else v
     if isinstance(obj, Path):
         return str(obj)
     return obj
