@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tinymodels import tiny_model
 
 from videobert.eval.captions import java_available
-from videobert.model.configuration import VideoBertConfig
 from videobert.model.modeling import VideoBertForPreTraining
 from videobert.tasks.caption import (
     EOS,
@@ -58,18 +58,7 @@ def make_work(root: Path, n_train: int = 12, n_val: int = 4, seed: int = 0) -> P
 
 @pytest.fixture(scope="module")
 def tiny() -> tuple[VideoBertForPreTraining, VideoBertTokenizer]:
-    torch.manual_seed(0)
-    tok = VideoBertTokenizer.from_bert(None, num_visual_words=V)
-    cfg = VideoBertConfig(
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-        text_vocab_size=tok.text_vocab_size,
-        num_visual_words=V,
-    )
-    return VideoBertForPreTraining(cfg).eval(), tok
+    return tiny_model(V, seed=0)
 
 
 @pytest.fixture(scope="module")

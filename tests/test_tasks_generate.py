@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tinymodels import tiny_model
 
-from videobert.model.configuration import VideoBertConfig
 from videobert.model.modeling import VideoBertForPreTraining
 from videobert.tasks.common import load_annotations, load_segments, video_entries
 from videobert.tasks.forecast import ForecastConfig, forecast, forecast_task, next_word_logits
@@ -68,18 +68,7 @@ def make_work(root: Path, n_train: int = 8, n_val: int = 3, seed: int = 0) -> Pa
 
 @pytest.fixture(scope="module")
 def tiny() -> tuple[VideoBertForPreTraining, VideoBertTokenizer]:
-    torch.manual_seed(0)
-    tok = VideoBertTokenizer.from_bert(None, num_visual_words=V)
-    cfg = VideoBertConfig(
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-        text_vocab_size=tok.text_vocab_size,
-        num_visual_words=V,
-    )
-    return VideoBertForPreTraining(cfg).eval(), tok
+    return tiny_model(V, seed=0)
 
 
 @pytest.fixture(scope="module")

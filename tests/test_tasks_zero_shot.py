@@ -12,14 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tinymodels import tiny_tokenizer_and_config
 
 from videobert.cli import main
 from videobert.errors import VideoBertError
-from videobert.model.configuration import VideoBertConfig
 from videobert.model.modeling import VideoBertForPreTraining
 from videobert.tasks.common import encode, load_annotations, load_checkpoint, load_segments, pad_batch
 from videobert.tasks.zero_shot import ZeroShotConfig, score_slots, zero_shot
-from videobert.text.tokenizer import VideoBertTokenizer
 from videobert.utils.io import atomic_save_npy, atomic_write_json
 
 VERBS = ["cut", "stir", "pour", "fry", "whisk"]  # "whisk" is three WordPiece pieces
@@ -75,20 +74,7 @@ def tiny_pretrained(work: Path, steps: int = 300, seed: int = 0, lr: float = 5e-
     torch.set_num_threads(1)  # a tiny model: one thread is fastest on a busy 2-core machine
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    tok = VideoBertTokenizer.from_bert(None, num_visual_words=N_WORDS)
-    cfg = VideoBertConfig(
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-        text_vocab_size=tok.text_vocab_size,
-        num_visual_words=N_WORDS,
-        cls_token_id=tok.cls_token_id,
-        sep_token_id=tok.sep_token_id,
-        mask_token_id=tok.mask_token_id,
-        pad_token_id=tok.pad_token_id,
-    )
+    tok, cfg = tiny_tokenizer_and_config(N_WORDS, special_ids=True)
     model = VideoBertForPreTraining(cfg)
     segs = load_segments(load_annotations(work / "annotations.json"), work, "training")
     texts = [tok.encode_text(s.sentence) for s in segs]
