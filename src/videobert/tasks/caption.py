@@ -24,7 +24,6 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,9 +33,9 @@ from tqdm import tqdm
 
 from videobert.errors import VideoBertError
 from videobert.eval.captions import score_caption_sets
-from videobert.tasks.common import Segment, load_segment_splits, seed_everything
+from videobert.tasks.common import Segment, example_indices, load_segment_splits, seed_everything
 from videobert.tasks.forecast import pad_sequences, subsample_words, token_ids
-from videobert.tasks.strips import StripRow, render_strip, report_strip_args, word_tiles
+from videobert.tasks.strips import StripRow, report_strip_args, save_example_strip, word_tiles
 
 log = logging.getLogger(__name__)
 
@@ -563,8 +562,7 @@ def caption_task(
         systems["greedy"]["BLEU-4"], systems["nearest_neighbour"]["CIDEr"], systems["nearest_neighbour"]["BLEU-4"],
     )  # fmt: skip
     examples = []
-    pick = np.linspace(0, len(segs) - 1, min(cfg.n_examples, len(segs))).round().astype(np.int64)
-    for j, i in enumerate(dict.fromkeys(int(p) for p in pick)):
+    for j, i in enumerate(example_indices(len(segs), cfg.n_examples)):
         s = segs[i]
         ex: dict[str, Any] = {
             "video_id": s.video_id,
@@ -577,10 +575,9 @@ def caption_task(
         if out_dir is not None:
             words = s.visual_words[:8]
             rows = [StripRow("video", word_tiles(words, thumbs or {}), [str(int(w)) for w in words])]
-            path = render_strip(
-                rows, Path(out_dir) / f"caption_{j}.png", title=f"pred: {beam[i]} | truth: {s.sentence}"
+            ex["image"] = save_example_strip(
+                rows, out_dir, f"caption_{j}.png", title=f"pred: {beam[i]} | truth: {s.sentence}"
             )
-            ex["image"] = f"{Path(out_dir).name}/{path.name}"
         examples.append(ex)
     return {
         "task": "caption",

@@ -246,6 +246,12 @@ def subsample(words: np.ndarray, max_n: int) -> np.ndarray:
     return words[idx]
 
 
+def example_indices(n: int, n_examples: int) -> list[int]:
+    """Up to ``n_examples`` distinct indices into ``n`` items, evenly spread from first to last, ascending."""
+    pick = np.linspace(0, n - 1, min(n_examples, n)).round().astype(np.int64)
+    return list(dict.fromkeys(int(p) for p in pick))
+
+
 # ----------------------------------------------------------------------------------------------
 # sequences
 # ----------------------------------------------------------------------------------------------

@@ -154,6 +154,14 @@ def render_strip(
     return path
 
 
+def save_example_strip(
+    rows: Sequence[StripRow], out_dir: str | os.PathLike[str], name: str, title: str | None = None
+) -> str:
+    """:func:`render_strip` to ``out_dir/name``; returns the report-relative image path ``"<out_dir's name>/<name>"``."""
+    path = render_strip(rows, Path(out_dir) / name, title=title)
+    return f"{Path(out_dir).name}/{path.name}"
+
+
 def _ellipsis(text: str, n: int) -> str:
     n = max(n, 4)
     return text if len(text) <= n else text[: n - 1] + "\u2026"

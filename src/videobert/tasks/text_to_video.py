@@ -15,16 +15,15 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from videobert.tasks.common import Segment, load_segment_splits
+from videobert.tasks.common import Segment, example_indices, load_segment_splits
 from videobert.tasks.forecast import pad_sequences, token_ids, visual_logits, word_frequencies
-from videobert.tasks.strips import StripRow, render_strip, report_strip_args, word_tiles
+from videobert.tasks.strips import StripRow, report_strip_args, save_example_strip, word_tiles
 
 log = logging.getLogger(__name__)
 
@@ -186,8 +185,7 @@ def text_to_video_task(
         len(segs),
     )
     examples = []
-    pick = np.linspace(0, len(segs) - 1, min(cfg.n_examples, len(segs))).round().astype(np.int64)
-    for j, i in enumerate(dict.fromkeys(int(p) for p in pick)):
+    for j, i in enumerate(example_indices(len(segs), cfg.n_examples)):
         s = segs[i]
         ex: dict[str, Any] = {
             "video_id": s.video_id,
@@ -206,8 +204,7 @@ def text_to_video_task(
                     [str(int(w)) for w in truths[i][: cfg.n_words]],
                 ),
             ]
-            path = render_strip(rows, Path(out_dir) / f"text_to_video_{j}.png", title=s.sentence)
-            ex["image"] = f"{Path(out_dir).name}/{path.name}"
+            ex["image"] = save_example_strip(rows, out_dir, f"text_to_video_{j}.png", title=s.sentence)
         examples.append(ex)
     return {
         "task": "text-to-video",
