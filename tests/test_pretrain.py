@@ -29,7 +29,7 @@ from safetensors.torch import load_file
 from videobert.data.corpus import CORPUS_SCHEMA
 from videobert.text.tokenizer import VideoBertTokenizer
 from videobert.train.checkpoint import TRAINER_STATE, final_checkpoint, load_trainer_state
-from videobert.train.config import PretrainConfig, load_pretrain_config
+from videobert.train.config import PRESETS, PretrainConfig, load_pretrain_config
 from videobert.train.pretrain import corpus_data, pretrain
 
 VERBS = ["chop", "stir", "pour", "fry", "bake", "wash"]
@@ -243,7 +243,7 @@ def test_pretrain_config_overrides_and_presets(tmp_path: Path) -> None:
     cfg = load_pretrain_config(None, ["lr=3e-4", "model.num_hidden_layers=2", "collate.mask_prob=0.2"], "demo")
     assert isinstance(cfg, PretrainConfig)
     assert cfg.lr == pytest.approx(3e-4) and cfg.model == {"num_hidden_layers": 2}
-    assert cfg.collate == {"mask_prob": 0.2} and cfg.max_steps == 200
+    assert cfg.collate == {"mask_prob": 0.2} and cfg.max_steps == PRESETS["demo"]["max_steps"] != PretrainConfig().max_steps
     with pytest.raises(ConfigError):
         load_pretrain_config(None, ["no_such_key=1"])
     with pytest.raises(ConfigError):

@@ -62,14 +62,14 @@ class PretrainConfig:
 
 # Named starting points for ``videobert pretrain --preset NAME`` (then the YAML file, then overrides).
 PRESETS: dict[str, dict[str, Any]] = {
-    # the built-in demo corpus on 2 CPU cores in about a minute: MiniLM cut to 2 layers
+    # the built-in demo corpus on 2 CPU cores in about 3-4 minutes: MiniLM cut to 2 layers
     "demo": {
         "model": {"num_hidden_layers": 2},
         "batch_size": 16,
         "lr": 0.0003,
         "warmup_steps": 20,
-        "max_steps": 200,
-        "checkpoint_every": 100,
+        "max_steps": 400,
+        "checkpoint_every": 200,
         "eval_every": 100,
         "eval_batches": 10,
         "log_every": 10,
