@@ -2,7 +2,7 @@
 
 The demo runs the same sub-commands a user would (through ``videobert.cli.main``), in order,
 timing each and recording it in ``WORK/demo_state.json``; a stage already recorded as done is
-skipped, so a re-run of a finished demo only rebuilds nothing and returns. Each stage is itself
+skipped, so a re-run of a finished demo redoes nothing (seconds). Each stage is itself
 resumable, so a demo killed mid-stage picks up where it stopped.
 """
 
