@@ -278,6 +278,28 @@ class Backbone:
         """(N, T, H, W, 3) uint8 RGB clips -> the network input (CPU tensor)."""
         raise NotImplementedError
 
+    def select_frames(self, clips: np.ndarray) -> torch.Tensor:
+        """(N, T, H, W, 3) uint8 -> uint8 (N, k, 3, H, W): the ``frames_per_clip`` frames this backbone reads."""
+        n, t, h, w, c = clips.shape
+        idx = select_frames(t, self.frames_per_clip)
+        x = torch.from_numpy(np.ascontiguousarray(clips[:, idx]))  # (N, k, H, W, 3)
+        return x.permute(0, 1, 4, 2, 3)  # (N, k, H, W, 3) -> (N, k, 3, H, W)
+
+    def normalised_frames(self, clips: np.ndarray, antialias: bool) -> torch.Tensor:
+        """(N, T, H, W, 3) uint8 -> float32 (N, k, 3, h, w): resize, centre-crop, mean/std (the weights' transforms)."""
+        import torchvision.transforms.functional as TF
+        from torchvision.transforms import InterpolationMode
+
+        x = self.select_frames(clips)
+        n, k, c, h, w = x.shape
+        x = x.reshape(n * k, c, h, w)  # (N, k, 3, H, W) -> (N*k, 3, H, W)
+        x = TF.resize(x, list(self.resize_size), interpolation=InterpolationMode.BILINEAR, antialias=antialias)
+        x = TF.center_crop(x, list(self.crop_size))
+        x = TF.convert_image_dtype(x, torch.float)
+        x = TF.normalize(x, mean=list(self.spec.mean), std=list(self.spec.std))
+        ch, cw = self.crop_size
+        return x.view(n, k, c, ch, cw)  # (N*k, 3, h, w) -> (N, k, 3, h, w)
+
     @torch.inference_mode()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Network input from :meth:`prepare` -> float32 (N, D) features on the CPU."""

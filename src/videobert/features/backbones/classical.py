@@ -37,7 +37,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from videobert.features.registry import Backbone, BackboneSpec, register_backbone, select_frames
+from videobert.features.registry import Backbone, BackboneSpec, register_backbone
 
 DIM = 64 + 64 + 108 + 32 + 32 + 40 + 24
 _BLOCKS = 7
@@ -283,11 +283,9 @@ class ClassicalBackbone(Backbone):
 
     def prepare(self, clips: np.ndarray) -> torch.Tensor:
         """(N, T, H, W, 3) uint8 RGB -> float32 (N, DIM) descriptors (computed on the CPU)."""
-        n, t, h, w, c = clips.shape
-        idx = select_frames(t, self.frames_per_clip)
-        x = torch.from_numpy(np.ascontiguousarray(clips[:, idx]))  # (N, k, H, W, 3)
-        k = x.shape[1]
-        x = x.permute(0, 1, 4, 2, 3).reshape(n * k, c, h, w)  # (N, k, H, W, 3) -> (N*k, 3, H, W)
+        x = self.select_frames(clips)
+        n, k, c, h, w = x.shape
+        x = x.reshape(n * k, c, h, w)  # (N, k, 3, H, W) -> (N*k, 3, H, W)
         ch, cw = self.crop_size
         if (h, w) != (ch, cw):
             x = F.interpolate(x.float(), size=(ch, cw), mode="bilinear", align_corners=False, antialias=True)

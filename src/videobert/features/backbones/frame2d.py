@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torchvision.transforms.functional as TF
 from torch import nn
 from torchvision import models as tvm
-from torchvision.transforms import InterpolationMode
 
 from videobert.features.registry import (
     Backbone,
     BackboneSpec,
     register_backbone,
-    select_frames,
     transforms_params,
 )
 
@@ -30,17 +27,7 @@ class FrameMeanBackbone(Backbone):
 
     def prepare(self, clips: np.ndarray) -> torch.Tensor:
         """(N, T, H, W, 3) uint8 RGB -> float32 (N, k, 3, h, w) normalised, k = frames_per_clip."""
-        n, t, h, w, c = clips.shape
-        idx = select_frames(t, self.frames_per_clip)
-        x = torch.from_numpy(np.ascontiguousarray(clips[:, idx]))  # (N, k, H, W, 3)
-        k = x.shape[1]
-        x = x.permute(0, 1, 4, 2, 3).reshape(n * k, c, h, w)  # (N, k, H, W, 3) -> (N*k, 3, H, W)
-        x = TF.resize(x, list(self.resize_size), interpolation=InterpolationMode.BILINEAR, antialias=True)
-        x = TF.center_crop(x, list(self.crop_size))
-        x = TF.convert_image_dtype(x, torch.float)
-        x = TF.normalize(x, mean=list(self.spec.mean), std=list(self.spec.std))
-        ch, cw = self.crop_size
-        return x.view(n, k, c, ch, cw)  # (N*k, 3, h, w) -> (N, k, 3, h, w)
+        return self.normalised_frames(clips, antialias=True)
 
     @torch.inference_mode()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
