@@ -89,3 +89,31 @@ def test_cli_without_command_prints_help(capsys):
 
     assert main([]) == 2
     assert "usage: videobert" in capsys.readouterr().out
+
+
+def test_cli_offers_the_other_commands_when_a_dependency_is_missing(monkeypatch, capsys):
+    import importlib
+
+    from videobert import cli
+
+    real = importlib.import_module
+
+    def fake(name, *args, **kwargs):
+        if name == "videobert.commands.probe":
+            raise ModuleNotFoundError("No module named 'av'", name="av")
+        if name == "videobert.commands.report":
+            raise ModuleNotFoundError("No module named 'videobert.oops'", name="videobert.oops")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(cli.importlib, "import_module", fake)
+    with pytest.raises(ModuleNotFoundError, match="videobert.oops"):  # our own bug is not hidden
+        cli.build_parser()
+    monkeypatch.setattr(cli, "COMMAND_MODULES", tuple(m for m in cli.COMMAND_MODULES if m != "report"))
+    parser = cli.build_parser()
+    assert "probe (needs av)" in parser.epilog
+    # pretrain stays available, probe is gone
+    with pytest.raises(SystemExit) as exc:
+        parser.parse_args(["pretrain", "--help"])
+    assert exc.value.code == 0 and "videobert pretrain" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        parser.parse_args(["probe", "x.mp4"])

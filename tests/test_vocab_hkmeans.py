@@ -195,3 +195,25 @@ def test_bad_input() -> None:
         m.assign(np.zeros((2, 4), np.float32))
     with pytest.raises(ValueError, match="method"):
         m.assign(np.zeros((2, 3), np.float32), method="nope")  # type: ignore[arg-type]
+
+
+def test_saved_vocabulary_loads_and_assigns_without_faiss(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 8)).astype(np.float32)
+    km = HierarchicalKMeans(levels=2, branching=3, seed=0).fit(x)
+    km.save(tmp_path / "vocab")
+    np.save(tmp_path / "x.npy", x)
+    code = (
+        "import sys; sys.modules['faiss'] = None\n"  # any `import faiss` now fails
+        "import numpy as np\n"
+        "from videobert.vocab.hkmeans import HierarchicalKMeans\n"
+        f"km = HierarchicalKMeans.load({str(tmp_path / 'vocab')!r})\n"
+        f"ids = km.assign(np.load({str(tmp_path / 'x.npy')!r}))\n"
+        "leaf, used = km.leaf_centroids()\n"
+        "print(','.join(map(str, ids.tolist())), int(used.sum()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[0] == ",".join(map(str, km.assign(x).tolist())) and int(out[1]) == int(km.leaf_centroids()[1].sum())

@@ -3,7 +3,8 @@
 Each sub-command lives in ``videobert.commands.<module>`` and exposes
 ``register(subparsers) -> None``, which adds its parser and sets ``func`` (a callable taking the
 parsed ``argparse.Namespace`` and returning an exit code). Modules are imported when the CLI
-starts; a stage whose module is absent is simply not offered.
+starts; a stage whose module is absent, or whose third-party dependency is not installed (a
+training-only machine without PyAV, say), is not offered, and asking for it names what is missing.
 """
 
 from __future__ import annotations
@@ -43,14 +44,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    missing: dict[str, str] = {}
     for name in COMMAND_MODULES:
         try:
             module = importlib.import_module(f"videobert.commands.{name}")
         except ModuleNotFoundError as exc:
             if exc.name == f"videobert.commands.{name}":
                 continue
-            raise
+            if not exc.name or exc.name.split(".")[0] == "videobert":
+                raise
+            missing[name] = exc.name.split(".")[0]
+            continue
         module.register(sub)
+    if missing:
+        parser.epilog = "unavailable here (missing packages): " + ", ".join(
+            f"{name} (needs {pkg})" for name, pkg in missing.items()
+        )
     return parser
 
 

@@ -1,5 +1,8 @@
 """Hierarchical k-means on faiss: the visual-word vocabulary of VideoBERT.
 
+faiss is imported where k-means or a flat search runs, so a saved vocabulary loads (and its tree
+assigns words) where faiss is not installed, e.g. on a training-only GPU machine.
+
 The paper clusters clip features with hierarchical k-means, 4 levels of 12 clusters, giving
 12**4 = 20,736 visual words. Every node of the tree is clustered with *all* of its points
 (faiss subsamples to ``256 * k`` points by default; we raise ``max_points_per_centroid`` unless
@@ -42,9 +45,8 @@ import logging
 import os
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import faiss
 import numpy as np
 from safetensors.numpy import load_file, save_file
 from threadpoolctl import threadpool_limits
@@ -52,6 +54,9 @@ from tqdm.auto import tqdm
 
 from videobert.errors import InputFileError, VideoBertError
 from videobert.utils.io import atomic_write_json, atomic_write_with, read_json
+
+if TYPE_CHECKING:
+    import faiss
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +214,8 @@ class HierarchicalKMeans:
 
     def _set_threads(self) -> None:
         if self.n_threads is not None:
+            import faiss
+
             faiss.omp_set_num_threads(int(self.n_threads))
 
     # ------------------------------------------------------------------ fit
@@ -263,6 +270,8 @@ class HierarchicalKMeans:
         small nodes run in one call) and stop once an iteration lowers the objective by less than
         ``tol`` relative. Returns the trained ``faiss.Kmeans`` (``centroids``, ``index``).
         """
+        import faiss
+
         n, d = xs.shape
         k = self.branching
         mppc = int(self.max_points_per_centroid) if self.max_points_per_centroid else n
@@ -296,6 +305,8 @@ class HierarchicalKMeans:
         if n == 0:
             raise ValueError("cannot fit a vocabulary on 0 points")
         self.dim = d
+        import faiss
+
         self._set_threads()
         threads = faiss.omp_get_max_threads()
         k, L = self.branching, self.levels
@@ -380,6 +391,8 @@ class HierarchicalKMeans:
         elif method == "flat":
             leaf, mask = self.leaf_centroids()
             used = np.flatnonzero(mask)
+            import faiss
+
             index = faiss.IndexFlatL2(x.shape[1])
             index.add(np.ascontiguousarray(leaf[used]))
             _, i2 = index.search(x, 1)  # (N, 1)
