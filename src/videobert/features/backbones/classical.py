@@ -3,8 +3,8 @@
 No network weights can be fetched here, so the demo's visual words are built from this descriptor.
 It must tell objects (shape, colour) and actions (motion) apart. On ``frames_per_clip`` (10)
 evenly spaced frames of a clip, resized to 96 x 128 pixels, it computes seven blocks, each
-L2-normalised (histograms after a square root, i.e. Hellinger), concatenated and scaled by
-1/sqrt(7) so the whole vector has unit norm (DIM = 364):
+L2-normalised (histograms after a square root, i.e. Hellinger), multiplied by its weight in
+:data:`BLOCK_WEIGHTS`, concatenated and scaled to unit norm (DIM = 364):
 
 ==========  ====  ===========================================================================
 block       dims  content
@@ -21,6 +21,14 @@ dynamics      24  per-step mean flow (u, v), divergence, curl, energy: mean / st
                   (15), sign changes of u and v (2), energy profile over the steps (6),
                   log total motion (1)
 ==========  ====  ===========================================================================
+
+The weights decide what visual words (k-means on this vector) are made of. Equal weights let the
+two colour histograms dominate the distances, so words split by colour and mix actions and
+objects (on the built-in corpus, 144 words: colour purity 0.99, verb 0.61, noun 0.46; a naive
+Bayes classifier from a segment's words to its noun was right 22% of the time). The weights
+favour the object's silhouette and the motion, as a video CNN trained on actions would, and keep
+the object's colour (fg colour) over the background's (colour, scene): verb 0.63, noun 0.64,
+colour 0.57 by the same classifier.
 
 Flow is estimated by Lucas-Kanade least squares over 4 x 4 windows at half resolution
 (48 x 64) between consecutive selected frames (0.15 s apart for 20 fps x 30-frame clips).
@@ -41,6 +49,8 @@ from videobert.features.registry import Backbone, BackboneSpec, register_backbon
 
 DIM = 64 + 64 + 108 + 32 + 32 + 40 + 24
 _BLOCKS = 7
+#: Weight of each block (colour, fg colour, object, scene, layout, flow, dynamics); see above.
+BLOCK_WEIGHTS: tuple[float, ...] = (0.4, 0.7, 2.5, 0.3, 0.8, 1.0, 1.0)
 _CROP = 24  # object crop side (pixels) for the silhouette
 _FG_THRESH = 0.12  # colour distance (RGB in [0, 1]) from the border median that counts as foreground
 _EPS = 1e-6
@@ -274,7 +284,8 @@ def classical_descriptor(frames: torch.Tensor) -> torch.Tensor:
     )
 
     blocks = [colour, fg_colour, obj_shape, scene, layout, hof, dynamics]
-    out = torch.cat([_l2(b) for b in blocks], dim=1) / math.sqrt(_BLOCKS)
+    norm = math.sqrt(sum(w * w for w in BLOCK_WEIGHTS))
+    out = torch.cat([_l2(b) * (w / norm) for b, w in zip(blocks, BLOCK_WEIGHTS, strict=True)], dim=1)
     return out
 
 
