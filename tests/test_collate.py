@@ -199,6 +199,19 @@ def test_future_clips_are_masked_and_labelled(tok) -> None:
     assert futures == {1, 2}
 
 
+def test_future_clips_do_not_give_the_alignment_label_away(tok) -> None:
+    block = _block(synthetic_rows(6, 4, seed=5))
+    cfg = CollateConfig(regime_ratios=(0, 0, 1), future_prob=0.5, negative_prob=0.5, concat_prob=0.0)
+    rng = np.random.default_rng(1)
+    share = {0: [], 1: []}
+    for i in range(2000):
+        ex = make_example(block, i % len(block), cfg, rng)
+        share[ex.alignment].append(ex.future > 0)
+    assert len(share[0]) > 800 and len(share[1]) > 800
+    assert np.mean(share[0]) == pytest.approx(0.5, abs=0.05)
+    assert np.mean(share[1]) == pytest.approx(0.5, abs=0.05)
+
+
 def test_collate_layout_and_padding(tok) -> None:
     cfg = CollateConfig(mask_prob=0.0)
     exs = [

@@ -15,9 +15,11 @@ An *example* is made from one anchor row of the corpus and its neighbours in the
 4. Alignment negatives: a text-video example is, with ``negative_prob``, given the clips of another
    row of a different video (or, when the block holds one video, a non-overlapping time of the
    same video), spanning as many sentences as the positive would: ``alignment_labels`` 0; aligned examples 1; other regimes -100.
-5. Future clips: a video-carrying positive example is, with ``future_prob``, marked to predict its
+5. Future clips: a video-carrying example is, with ``future_prob``, marked to predict its
    last 1..min(``future_max_clips``, half its clips) clips: they are always replaced by ``[MASK]`` and labelled (the
-   "predict what comes next" objective), and excluded from random masking.
+   "predict what comes next" objective), and excluded from random masking. Negatives get future
+   clips as often as positives (the clips are still a real continuous run of some video), so
+   trailing masks say nothing about the alignment label.
 6. Truncation to ``max_text_tokens`` / ``max_video_tokens`` (from the end), then both sides to fit
    ``max_length`` with the special tokens (longer side cut first).
 
@@ -207,7 +209,7 @@ def make_example(block: RowBlock, anchor: int, cfg: CollateConfig, rng: np.rando
         t, v = truncate_pair(text or [], visual or [], budget)
         text = t if text is not None else None
         visual = v if visual is not None else None
-    if visual is not None and alignment != 0 and len(visual) >= 2 and rng.random() < cfg.future_prob:
+    if visual is not None and len(visual) >= 2 and rng.random() < cfg.future_prob:
         # at most half of the clips are hidden as "the future": the rest is the context
         future = int(rng.integers(1, min(cfg.future_max_clips, len(visual) // 2) + 1))
     return Example(text, visual, regime, alignment, future, block.video_id[anchor])
