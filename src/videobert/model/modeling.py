@@ -86,6 +86,27 @@ def _masked_mean_ce(logits: torch.Tensor, labels: torch.Tensor, select: torch.Te
     return logits.sum() * 0.0
 
 
+def alignment_pool(
+    sequence_output: torch.Tensor, attention_mask: torch.Tensor | None, pooler: nn.Module | None, mode: str
+) -> torch.Tensor:
+    """The (B, H) state the alignment head reads, from final states (B, L, H) and a (B, L) mask.
+
+    ``mode`` ``"cls"``: BERT's pooler (dense + tanh) on the ``[CLS]`` state; ``"mean"``: the same
+    pooler on the mean of the non-padding states. Without a pooler, the raw ``[CLS]`` / mean state.
+    """
+    if mode == "cls":
+        state = sequence_output[:, 0]  # (B, H)
+    elif mode == "mean":
+        mask = attention_mask if attention_mask is not None else torch.ones_like(sequence_output[..., 0])
+        mask = mask.unsqueeze(-1).to(sequence_output.dtype)  # (B, L) -> (B, L, 1)
+        state = (sequence_output * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # (B, H)
+    else:
+        raise ValueError(f"alignment_pooling must be 'cls' or 'mean', got {mode!r}")
+    if pooler is None:
+        return state
+    return pooler.activation(pooler.dense(state))  # (B, H)
+
+
 class VideoBertForPreTraining(BertPreTrainedModel):
     """VideoBERT: BERT over ``[CLS] text [>] video [SEP]`` with masked-token and alignment heads."""
 
@@ -143,14 +164,10 @@ class VideoBertForPreTraining(BertPreTrainedModel):
             **kwargs,
         )
         sequence_output = enc.last_hidden_state  # (B, L, H)
-        pooled_output = enc.pooler_output  # (B, H)
-        if self.config.alignment_pooling == "mean":
-            mask = (attention_mask if attention_mask is not None else torch.ones_like(sequence_output[..., 0]))
-            mask = mask.unsqueeze(-1).to(sequence_output.dtype)  # (B, L) -> (B, L, 1)
-            mean = (sequence_output * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # (B, H)
-            pooled_output = self.bert.pooler.activation(self.bert.pooler.dense(mean))  # (B, H)
-        elif self.config.alignment_pooling != "cls":
-            raise ValueError(f"alignment_pooling must be 'cls' or 'mean', got {self.config.alignment_pooling!r}")
+        if self.config.alignment_pooling == "cls":
+            pooled_output = enc.pooler_output  # (B, H)
+        else:
+            pooled_output = alignment_pool(sequence_output, attention_mask, self.bert.pooler, self.config.alignment_pooling)
         bsz, seq_len, hidden = sequence_output.shape
         alignment_logits = self.cls.alignment(pooled_output)  # (B, 2)
 
@@ -191,4 +208,4 @@ class VideoBertForPreTraining(BertPreTrainedModel):
         return out
 
 
-__all__ = ["IGNORE_INDEX", "VideoBertForPreTraining", "VideoBertPreTrainingOutput"]
+__all__ = ["IGNORE_INDEX", "VideoBertForPreTraining", "VideoBertPreTrainingOutput", "alignment_pool"]

@@ -440,6 +440,8 @@ def lower_forward(model: Any, batch: dict[str, torch.Tensor], n_top: int) -> tor
 class TopStack(torch.nn.Module):
     """The top ``n_top`` encoder layers and the pooler of a model, copied (trainable on their own).
 
+    The pooled state follows the model's ``alignment_pooling`` (``[CLS]`` or masked mean).
+
     ``forward(hidden (B, L, H), attention_mask (B, L)) -> (last_hidden_state (B, L, H), pooled (B, H))``
     equals the full model's outputs when ``hidden`` comes from :func:`lower_forward` with the same
     ``n_top`` and the copy is unchanged. Fine-tuning a copy leaves the source model untouched, and
@@ -466,5 +468,8 @@ class TopStack(torch.nn.Module):
             for layer in self.layers:
                 out = layer(hidden, mask)
                 hidden = out[0] if isinstance(out, tuple) else out
-        pooled = self.pooler(hidden) if self.pooler is not None else hidden[:, 0]  # (B, H)
+        from videobert.model.modeling import alignment_pool
+
+        mode = getattr(self.config, "alignment_pooling", "cls")
+        pooled = alignment_pool(hidden, attention_mask, self.pooler, mode)  # (B, H)
         return hidden, pooled
