@@ -13,6 +13,7 @@ from videobert.model import (
     VideoBertConfig,
     VideoBertForPreTraining,
     from_bert,
+    narration_directions,
     packaged_bert_path,
     project_centroids,
 )
@@ -181,6 +182,55 @@ def test_mean_alignment_pooling_reads_the_masked_mean_of_final_states() -> None:
         padded = dict(batch, attention_mask=batch["attention_mask"].clone())
         padded["attention_mask"][0, -2:] = 0  # padding must change what the head reads
         assert not torch.allclose(model(**padded).pooled_output[0], out.pooled_output[0])
+        # the tasks' top-layer copy pools the same way (retrieval scores use it)
+        from videobert.tasks.common import TopStack, lower_forward
+
+        for n_top in (0, 1, 2):
+            hidden = lower_forward(model, {k: padded[k] for k in ("input_ids", "attention_mask", "token_type_ids")}, n_top)
+            _, pooled = TopStack(model, n_top)(hidden, padded["attention_mask"])
+            torch.testing.assert_close(pooled, model(**padded).pooled_output, atol=1e-5, rtol=1e-5)
     model.config.alignment_pooling = "max"
     with pytest.raises(ValueError, match="alignment_pooling"):
         model(**batch)
+
+
+def test_narration_directions_point_at_the_words_said_while_a_visual_word_is_seen() -> None:
+    # text ids 10..13 are content words, 5 is said in every row ("the"); 3 visual words
+    g = torch.Generator().manual_seed(0)
+    emb = torch.randn(20, 16, generator=g)
+    text_rows = [[5, 10], [5, 10, 11], [5, 12], [5, 12], [5, 13], []]
+    visual_rows = [[0, 0], [0], [1], [1, 1], [2], [2]]  # the last row has no text: ignored
+    d, seen = narration_directions(text_rows, visual_rows, emb, 3)
+    assert d.shape == (3, 16) and seen.tolist() == [True, True, True]
+    torch.testing.assert_close(d.norm(dim=1), torch.ones(3))
+    # word 1 is only seen with text 12: its direction is the best match of 12 among content words
+    centred = emb - emb.mean(0)
+    sims = torch.nn.functional.cosine_similarity(centred[[10, 11, 12, 13]], d[1].expand(4, -1))
+    assert int(sims.argmax()) == 2
+    # hand computation: IDF over 5 text rows, row vectors, word mean minus the mean over rows
+    idf = {5: np.log(6 / 6), 10: np.log(6 / 3), 11: np.log(6 / 2), 12: np.log(6 / 3), 13: np.log(6 / 2)}
+    rows = [sum(idf[t] * emb[t] for t in r) / sum(idf[t] for t in r) for r in text_rows[:5]]
+    want = (rows[2] + rows[3]) / 2 - torch.stack(rows).mean(0)
+    torch.testing.assert_close(d[1], want / want.norm(), atol=1e-5, rtol=1e-5)
+    # a word never seen with text gets no direction
+    d2, seen2 = narration_directions(text_rows, visual_rows, emb, 4)
+    assert seen2.tolist() == [True, True, True, False] and float(d2[3].abs().sum()) == 0.0
+
+
+def test_narration_mix_moves_rows_towards_directions_at_the_text_radius() -> None:
+    model_w0 = from_bert(None, V, config_overrides={"num_hidden_layers": 1}, seed=3)
+    text_rows = [[2003, 3103], [2003, 3103], [2003, 4937]]  # "is sun", "is sun", "is cat"
+    visual_rows = [[0], [0, 1], [2]]
+    full = from_bert(None, V, config_overrides={"num_hidden_layers": 1}, seed=3,
+                     narration=(text_rows, visual_rows), narration_weight=1.0)
+    cfg = full.config
+    text = full.bert.embeddings.word_embeddings.weight.detach()[: cfg.text_vocab_size]
+    mean, radius = text.mean(0), (text - text.mean(0)).norm(dim=1).mean()
+    rows = full.bert.embeddings.word_embeddings.weight.detach()[cfg.visual_offset :]
+    d, seen = narration_directions(text_rows, visual_rows, text, V)
+    torch.testing.assert_close(rows[:3], mean + d[:3] * radius, atol=1e-4, rtol=1e-4)
+    # words the narration never covered keep their initial rows; weight 0 changes nothing
+    base = model_w0.bert.embeddings.word_embeddings.weight.detach()[cfg.visual_offset :]
+    torch.testing.assert_close(rows[3:], base[3:])
+    with pytest.raises(ValueError, match="narration_weight"):
+        from_bert(None, V, narration=(text_rows, visual_rows), narration_weight=1.5)

@@ -3,7 +3,14 @@
 from transformers import AutoConfig, AutoModelForPreTraining
 
 from videobert.model.configuration import VideoBertConfig
-from videobert.model.init import from_bert, packaged_bert_path, project_centroids, random_init
+from videobert.model.init import (
+    from_bert,
+    mix_narration,
+    narration_directions,
+    packaged_bert_path,
+    project_centroids,
+    random_init,
+)
 from videobert.model.modeling import IGNORE_INDEX, VideoBertForPreTraining, VideoBertPreTrainingOutput
 
 try:  # lets AutoConfig / AutoModelForPreTraining open our checkpoints too
@@ -18,6 +25,8 @@ __all__ = [
     "VideoBertForPreTraining",
     "VideoBertPreTrainingOutput",
     "from_bert",
+    "mix_narration",
+    "narration_directions",
     "packaged_bert_path",
     "project_centroids",
     "random_init",

@@ -34,7 +34,13 @@ from transformers import BertConfig, get_linear_schedule_with_warmup
 
 from videobert.errors import StageMissingError, VideoBertError
 from videobert.model.configuration import VideoBertConfig
-from videobert.model.init import from_bert, packaged_bert_path, random_init
+from videobert.model.init import (
+    from_bert,
+    mix_narration,
+    narration_directions,
+    packaged_bert_path,
+    random_init,
+)
 from videobert.model.modeling import IGNORE_INDEX, VideoBertForPreTraining
 from videobert.train import checkpoint as ckpt
 from videobert.train.config import PretrainConfig
@@ -129,7 +135,16 @@ def build_model(work: str | os.PathLike[str], cfg: PretrainConfig, data: Pretrai
         config = VideoBertConfig(
             text_vocab_size=data.text_vocab_size, num_visual_words=data.num_visual_words, **kwargs
         )
-        return random_init(config, seed=cfg.seed)
+        model = random_init(config, seed=cfg.seed)
+        if cfg.init_visual_from_narration > 0:
+            emb = model.bert.embeddings.word_embeddings.weight  # (T + 1 + V, H)
+            text_emb = emb[: config.text_vocab_size]
+            with torch.no_grad():
+                directions = narration_directions(
+                    *_narration_rows(work, cfg.narration_rows), text_emb, config.num_visual_words
+                )
+                mix_narration(emb[config.visual_offset :], text_emb, directions, cfg.init_visual_from_narration)
+        return model
     centroids = mask = None
     vocab_dir = Path(work) / "vocab"
     if cfg.init_visual_from_centroids and (vocab_dir / "config.json").is_file():
@@ -140,8 +155,10 @@ def build_model(work: str | os.PathLike[str], cfg: PretrainConfig, data: Pretrai
             raise VideoBertError(
                 f"{vocab_dir}: {len(centroids)} visual words but the corpus uses {data.num_visual_words}"
             )
+    narration = _narration_rows(work, cfg.narration_rows) if cfg.init_visual_from_narration > 0 else None
     model = from_bert(
-        cfg.init, data.num_visual_words, centroids=centroids, centroid_mask=mask, config_overrides=overrides, seed=cfg.seed
+        cfg.init, data.num_visual_words, centroids=centroids, centroid_mask=mask, config_overrides=overrides,
+        seed=cfg.seed, narration=narration, narration_weight=cfg.init_visual_from_narration,
     )
     if model.config.text_vocab_size != data.text_vocab_size:
         raise VideoBertError(
@@ -149,6 +166,21 @@ def build_model(work: str | os.PathLike[str], cfg: PretrainConfig, data: Pretrai
             f"but the corpus tokenizer has {data.text_vocab_size}"
         )
     return model
+
+
+def _narration_rows(work: str | os.PathLike[str], limit: int) -> tuple[list[list[int]], list[list[int]]]:
+    """``(text_ids, visual_ids)`` of the first ``limit`` rows of WORK/corpus/train.parquet."""
+    import pyarrow.parquet as pq
+
+    text_rows: list[list[int]] = []
+    visual_rows: list[list[int]] = []
+    path = Path(work) / "corpus" / "train.parquet"
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=8192, columns=["text_ids", "visual_ids"]):
+        text_rows += batch.column("text_ids").to_pylist()
+        visual_rows += batch.column("visual_ids").to_pylist()
+        if len(text_rows) >= limit:
+            break
+    return text_rows[:limit], visual_rows[:limit]
 
 
 def objective_counts(batch: Batch, visual_offset: int) -> torch.Tensor:
@@ -374,7 +406,7 @@ def _train(work: Path, cfg: PretrainConfig, data: PretrainData | None, info: Dis
     if info.enabled:
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
-    optimizer = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr, fused=device.type == "cuda")
+    optimizer = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr, fused=True)  # fused on CPU too: ~5x faster there
     scheduler = get_linear_schedule_with_warmup(optimizer, cfg.warmup_steps, cfg.max_steps)
     stream = data.make_train(info.rank, info.world_size)
     if state is not None:
