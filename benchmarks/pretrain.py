@@ -118,7 +118,7 @@ def _sync(device: torch.device) -> None:
 
 def step_fn(model: torch.nn.Module, batch: dict[str, torch.Tensor], ours: bool, bf16: bool):  # noqa: ANN201
     """A closure running one training step (forward, backward, AdamW) of ``model``."""
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=batch["input_ids"].is_cuda)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=True)
     device = batch["input_ids"].device
     if ours:
         inputs = batch
