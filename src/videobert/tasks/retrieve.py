@@ -69,9 +69,9 @@ class RetrieveConfig:
     max_length: int = 64
     batch_size: int = 256
     finetune: bool = True
-    top_layers: int = 1
-    epochs: int = 3
-    lr: float = 1e-4
+    top_layers: int = 2
+    epochs: int = 15
+    lr: float = 3e-4
     train_batch_size: int = 32
     train_threads: int = 1
     max_train_segments: int = 600
