@@ -48,7 +48,6 @@ import torch.nn.functional as F
 from videobert.features.registry import Backbone, BackboneSpec, register_backbone
 
 DIM = 64 + 64 + 108 + 32 + 32 + 40 + 24
-_BLOCKS = 7
 #: Weight of each block (colour, fg colour, object, scene, layout, flow, dynamics); see above.
 BLOCK_WEIGHTS: tuple[float, ...] = (0.4, 0.7, 2.5, 0.3, 0.8, 1.0, 1.0)
 _CROP = 24  # object crop side (pixels) for the silhouette
