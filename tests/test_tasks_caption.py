@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from tinymodels import tiny_model
+from tinymodels import STEP_NOUNS, STEP_VERBS, STEP_WORDS, step_words_work, tiny_model
 
 from videobert.eval.captions import java_available
 from videobert.model.modeling import VideoBertForPreTraining
@@ -26,34 +25,12 @@ from videobert.tasks.caption import (
 from videobert.tasks.common import Segment, load_annotations, load_segments
 from videobert.text.tokenizer import VideoBertTokenizer
 
-VERBS = ["cut", "fry", "boil", "mix"]
-NOUNS = ["tomato", "onion", "egg"]
-V = 24  # visual words: 2 per (verb, noun) pair
+VERBS, NOUNS, V = STEP_VERBS, STEP_NOUNS, STEP_WORDS  # visual words: 2 per (verb, noun) pair
 
 
 def make_work(root: Path, n_train: int = 12, n_val: int = 4, seed: int = 0) -> Path:
     """A work dir with tokens/ and annotations.json: each step's clips carry its (verb, noun) words."""
-    rng = np.random.default_rng(seed)
-    work = root / "work"
-    (work / "tokens").mkdir(parents=True, exist_ok=True)
-    db = {}
-    for v in range(n_train + n_val):
-        vid = f"vid{v:02d}"
-        words, times, anns = [], [], []
-        t = 0.0
-        for _ in range(4):
-            a, o = int(rng.integers(len(VERBS))), int(rng.integers(len(NOUNS)))
-            start = t
-            for _ in range(int(rng.integers(3, 6))):
-                words.append((a * len(NOUNS) + o) * 2 + int(rng.integers(2)))
-                times.append([t, t + 1.0])
-                t += 1.0
-            anns.append({"segment": [start, t], "sentence": f"{VERBS[a]} the {NOUNS[o]}", "verb": VERBS[a], "noun": NOUNS[o]})
-        np.save(work / "tokens" / f"{vid}.npy", np.asarray(words, np.int32))
-        np.save(work / "tokens" / f"{vid}.times.npy", np.asarray(times, np.float64))
-        db[vid] = {"subset": "training" if v < n_train else "validation", "duration": t, "recipe_type": "r", "annotations": anns}
-    (work / "annotations.json").write_text(json.dumps({"database": db}))
-    return work
+    return step_words_work(root, n_train, n_val, seed)
 
 
 @pytest.fixture(scope="module")

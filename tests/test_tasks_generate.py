@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from tinymodels import tiny_model
+from tinymodels import STEP_NOUNS, STEP_VERBS, STEP_WORDS, step_words_work, tiny_model
 
 from videobert.model.modeling import VideoBertForPreTraining
 from videobert.tasks.common import load_annotations, load_segments, video_entries
@@ -33,37 +33,13 @@ from videobert.tasks.text_to_video import (
 from videobert.text.tokenizer import VideoBertTokenizer
 from videobert.utils.manifest import Manifest
 
-VERBS = ["cut", "fry", "boil", "mix"]
-NOUNS = ["tomato", "onion", "egg"]
-V = 24
+VERBS, NOUNS, V = STEP_VERBS, STEP_NOUNS, STEP_WORDS
 
 
 def make_work(root: Path, n_train: int = 8, n_val: int = 3, seed: int = 0) -> Path:
-    """A work dir with tokens/ and annotations.json; each step's clips carry its (verb, noun) words."""
-    rng = np.random.default_rng(seed)
-    work = root / "work"
-    (work / "tokens").mkdir(parents=True, exist_ok=True)
-    db = {}
-    for v in range(n_train + n_val):
-        vid = f"vid{v:02d}"
-        words, times, anns = [], [], []
-        t = 0.0
-        for _ in range(4):
-            a, o = int(rng.integers(len(VERBS))), int(rng.integers(len(NOUNS)))
-            start = t
-            for _ in range(int(rng.integers(3, 6))):
-                words.append((a * len(NOUNS) + o) * 2 + int(rng.integers(2)))
-                times.append([t, t + 1.0])
-                t += 1.0
-            anns.append({"segment": [start, t], "sentence": f"{VERBS[a]} the {NOUNS[o]}"})
-        t_end = t
-        words.append(23)  # a trailing clip outside every annotated step
-        times.append([t_end, t_end + 1.0])
-        np.save(work / "tokens" / f"{vid}.npy", np.asarray(words, np.int32))
-        np.save(work / "tokens" / f"{vid}.times.npy", np.asarray(times, np.float64))
-        db[vid] = {"subset": "training" if v < n_train else "validation", "duration": t_end + 1, "annotations": anns}
-    (work / "annotations.json").write_text(json.dumps({"database": db}))
-    return work
+    """A work dir with tokens/ and annotations.json; each step's clips carry its (verb, noun) words,
+    and a trailing clip (word 23) lies outside every annotated step."""
+    return step_words_work(root, n_train, n_val, seed, labels=False, trailing_clip=True)
 
 
 @pytest.fixture(scope="module")
