@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -19,6 +21,7 @@ from videobert.data.collate import (
 )
 from videobert.data.corpus import CORPUS_SCHEMA
 from videobert.data.dataset import PretrainStream, eval_batches
+from videobert.errors import VideoBertError
 from videobert.text.tokenizer import VideoBertTokenizer
 
 N_WORDS = 64
@@ -73,7 +76,10 @@ def _block(rows: list[dict]) -> RowBlock:
 
 
 def test_masking_regimes_and_ranges_over_many_batches(corpus_dir, tok) -> None:
-    cfg = CollateConfig(future_prob=0.0, max_length=40, max_text_tokens=20, max_video_tokens=24)
+    # negatives labelled too, so that every masked position can be checked against its label
+    cfg = CollateConfig(
+        future_prob=0.0, max_length=40, max_text_tokens=20, max_video_tokens=24, negative_mlm=True
+    )
     stream = PretrainStream(corpus_dir, "train", tok, cfg, batch_size=32, seed=1, shuffle_buffer=300)
     it = iter(stream)
     batches = [next(it) for _ in range(60)]
@@ -212,6 +218,46 @@ def test_future_clips_do_not_give_the_alignment_label_away(tok) -> None:
     assert np.mean(share[1]) == pytest.approx(0.5, abs=0.05)
 
 
+def test_negatives_are_masked_but_unlabelled_unless_negative_mlm(tok) -> None:
+    exs = [
+        Example(list(range(2000, 2010)), list(range(10)), TEXT_VIDEO, a, future=f)
+        for a in (1, 0)
+        for f in (0, 2)
+    ]
+    for negative_mlm in (False, True):
+        cfg = CollateConfig(mask_prob=0.5, negative_mlm=negative_mlm)
+        b = collate(exs, tok, cfg, np.random.default_rng(3))
+        masked = b["input_ids"] == tok.mask_token_id  # (4, L)
+        labelled = b["labels"] != -100  # (4, L)
+        assert masked.sum(1).min() >= 3  # negatives look exactly like positives
+        assert labelled[:2].sum(1).min() >= 5  # positives: ~half of 20 tokens, futures included
+        if negative_mlm:
+            assert labelled[2:].sum(1).min() >= 5
+        else:
+            assert not labelled[2:].any()
+
+
+def test_separate_alignment_pairs_are_shown_whole(tok) -> None:
+    block = _block(synthetic_rows(6, 4, seed=5))
+    cfg = CollateConfig(regime_ratios=(0, 0, 1), alignment_masking="separate", negative_prob=0.25,
+                        future_prob=0.5, mask_prob=0.5, concat_prob=0.0)  # fmt: skip
+    rng = np.random.default_rng(2)
+    exs = [make_example(block, i % len(block), cfg, rng) for i in range(2000)]
+    kinds = Counter((ex.alignment, ex.masked) for ex in exs)
+    # a quarter negatives and a quarter positives shown whole; the masked half carries no alignment label
+    assert set(kinds) == {(0, False), (1, False), (-100, True)}
+    assert kinds[(0, False)] / 2000 == pytest.approx(0.25, abs=0.03)
+    assert kinds[(1, False)] / 2000 == pytest.approx(0.25, abs=0.03)
+    assert all(ex.future == 0 for ex in exs if not ex.masked)
+    b = collate(exs[:64], tok, cfg, rng)
+    whole = torch.tensor([not ex.masked for ex in exs[:64]])
+    assert whole.any() and (~whole).any()
+    assert not (b["input_ids"][whole] == tok.mask_token_id).any() and (b["labels"][whole] == -100).all()
+    assert (b["labels"][~whole] != -100).sum(1).min() >= 1
+    with pytest.raises(VideoBertError, match="negative_prob"):
+        CollateConfig(alignment_masking="separate", negative_prob=0.6)
+
+
 def test_collate_layout_and_padding(tok) -> None:
     cfg = CollateConfig(mask_prob=0.0)
     exs = [
@@ -277,6 +323,15 @@ def test_sharding_and_eval_batches(corpus_dir, tok) -> None:
     assert [b["input_ids"].shape[0] for b in ev1] == [16, 16, 16, 2]
     assert all(torch.equal(a[k], b[k]) for a, b in zip(ev1, ev2, strict=True) for k in a)
     assert len(list(eval_batches(corpus_dir, "val", tok, CollateConfig(), batch_size=16, max_batches=2))) == 2
+    # a split smaller than max_batches is passed over again, with fresh draws, deterministically
+    ev3 = list(eval_batches(corpus_dir, "val", tok, CollateConfig(), batch_size=16, seed=2, max_batches=9))
+    assert [b["input_ids"].shape[0] for b in ev3] == [16] * 9
+    assert all(torch.equal(a[k], b[k]) for a, b in zip(ev1[:3], ev3[:3], strict=True) for k in a)
+    again = list(eval_batches(corpus_dir, "val", tok, CollateConfig(), batch_size=16, seed=2, max_batches=9))
+    assert all(torch.equal(a[k], b[k]) for a, b in zip(ev3, again, strict=True) for k in a)
+    second_pass = torch.cat([b["alignment_labels"] for b in ev3[3:6]])  # rows 50..97: pass 2 from row 0
+    first_pass = torch.cat([b["alignment_labels"] for b in ev1[:3]])
+    assert not torch.equal(second_pass[2:], first_pass[:-2])  # its own negatives, not a replay
 
 
 def test_out_of_range_visual_word_is_an_error(tok) -> None:

@@ -20,6 +20,8 @@ An *example* is made from one anchor row of the corpus and its neighbours in the
    "predict what comes next" objective), and excluded from random masking. Negatives get future
    clips as often as positives (the clips are still a real continuous run of some video), so
    trailing masks say nothing about the alignment label.
+   Negatives are masked like positives but, unless ``negative_mlm``, carry no masked-token labels
+   (as in LXMERT and UNITER: a word is not to be predicted from clips it was never said over).
 6. Truncation to ``max_text_tokens`` / ``max_video_tokens`` (from the end), then both sides to fit
    ``max_length`` with the special tokens (longer side cut first).
 
@@ -62,6 +64,8 @@ class CollateConfig:
     negative_prob: float = 0.5
     future_prob: float = 0.25
     future_max_clips: int = 2
+    negative_mlm: bool = False  # masked-token labels on misaligned (negative) text-video pairs too
+    alignment_masking: str = "all"  # "all": alignment pairs are masked too; "separate": shown unmasked
     min_video_tokens: int = 4  # subsampling never leaves fewer clips than this (or than there are)
     max_text_tokens: int = 64
     max_video_tokens: int = 64
@@ -77,6 +81,14 @@ class CollateConfig:
             raise VideoBertError(f"max_length must be >= 5, got {self.max_length}")
         if self.mask_token_frac + self.random_token_frac > 1:
             raise VideoBertError("mask_token_frac + random_token_frac must be <= 1")
+        if self.alignment_masking not in ("all", "separate"):
+            raise VideoBertError(
+                f"alignment_masking must be 'all' or 'separate', got {self.alignment_masking!r}"
+            )
+        if self.alignment_masking == "separate" and self.negative_prob > 0.5:
+            raise VideoBertError(
+                "alignment_masking='separate' pairs each negative with a positive: negative_prob <= 0.5"
+            )
 
 
 def balance_regimes(cfg: CollateConfig, video_only_fraction: float) -> CollateConfig:
@@ -109,6 +121,7 @@ class Example:
     alignment: int = IGNORE_INDEX
     future: int = 0  # number of final clips to predict
     video_id: str = ""
+    masked: bool = True  # False: an alignment pair shown whole (no masking, no future clips)
 
 
 @dataclass
@@ -191,28 +204,36 @@ def make_example(block: RowBlock, anchor: int, cfg: CollateConfig, rng: np.rando
     visual: list[int] | None = None
     alignment = IGNORE_INDEX
     future = 0
+    masked = True
     if regime != VIDEO_ONLY:
         text = [t for r in rows for t in block.text_ids[r]][: cfg.max_text_tokens]
     if regime != TEXT_ONLY:
         words, c0, c1 = _clips(block, rows)
         if regime == TEXT_VIDEO:
             alignment = 1
-            if rng.random() < cfg.negative_prob:
+            u = rng.random()
+            if u < cfg.negative_prob:
                 neg = _negative_row(block, anchor, c0, c1, rng)
                 if neg is not None:
                     # as many neighbouring rows as the positive had, so length gives nothing away
                     words, _, _ = _clips(block, _window(block, neg, len(rows)))
                     alignment = 0
+            if cfg.alignment_masking == "separate":
+                # a negative and as many positives are shown whole; the other positives are masked
+                # and carry no alignment label (their masks would say "aligned")
+                masked = u >= 2 * cfg.negative_prob
+                if masked:
+                    alignment = IGNORE_INDEX
         visual = _subsample(words, cfg, rng)[: cfg.max_video_tokens]
     if text is not None or visual is not None:
         budget = cfg.max_length - (2 if visual is None else 3)
         t, v = truncate_pair(text or [], visual or [], budget)
         text = t if text is not None else None
         visual = v if visual is not None else None
-    if visual is not None and len(visual) >= 2 and rng.random() < cfg.future_prob:
+    if visual is not None and len(visual) >= 2 and rng.random() < cfg.future_prob and masked:
         # at most half of the clips are hidden as "the future": the rest is the context
         future = int(rng.integers(1, min(cfg.future_max_clips, len(visual) // 2) + 1))
-    return Example(text, visual, regime, alignment, future, block.video_id[anchor])
+    return Example(text, visual, regime, alignment, future, block.video_id[anchor], masked)
 
 
 def _negative_row(block: RowBlock, anchor: int, c0: int, c1: int, rng: np.random.Generator) -> int | None:
@@ -260,7 +281,7 @@ def collate(
         ids[i, :n] = seq["input_ids"]
         types[i, :n] = seq["token_type_ids"]
         att[i, :n] = True
-        if ex.future and ex.visual is not None:
+        if ex.future and ex.visual is not None and ex.masked:
             f = min(ex.future, len(ex.visual))
             future[i, n - 1 - f : n - 1] = True  # the last f clips, just before [SEP]
     is_vis = (ids >= tok.visual_offset) & (ids < tok.vocab_size)
@@ -270,7 +291,8 @@ def collate(
             f"a visual word is outside [0, {tok.num_visual_words}) or a text id outside [0, T)"
         )
     maskable = att & ~np.isin(ids, tok.special_id_array())
-    eligible = maskable & ~future
+    shown_whole = np.array([not ex.masked for ex in examples])  # (B,)
+    eligible = maskable & ~future & ~shown_whole[:, None]
     n_elig = eligible.sum(axis=1)  # (B,)
     n_mask = np.floor(cfg.mask_prob * n_elig + rng.random(b)).astype(np.int64)  # (B,)
     keys = rng.random((b, length))
@@ -284,6 +306,11 @@ def collate(
     text_draw = pool[rng.integers(0, len(pool), size=(b, length))]
     vis_draw = tok.visual_offset + rng.integers(0, tok.num_visual_words, size=(b, length))
     labels = np.where(chosen | future, ids, IGNORE_INDEX)
+    if not cfg.negative_mlm:
+        # predicting words from someone else's clips (and clips from someone else's words) teaches
+        # the model that the other modality is noise; negatives keep their masks but lose the labels
+        negative = np.array([ex.alignment == 0 for ex in examples])  # (B,)
+        labels[negative] = IGNORE_INDEX
     out = np.where(to_mask, tok.mask_token_id, ids)
     out = np.where(to_rand, np.where(is_vis, vis_draw, text_draw), out)
     return {

@@ -200,17 +200,29 @@ def eval_batches(
     seed: int = 0,
     max_batches: int | None = None,
 ) -> Iterator[dict[str, torch.Tensor]]:
-    """Deterministic validation batches: rows in file order, no shuffling, one pass (last batch partial)."""
+    """Deterministic validation batches: rows in file order, no shuffling (the same on every call).
+
+    Without ``max_batches``: one pass, the last batch partial. With it: exactly ``max_batches``
+    batches where the split allows; a split smaller than that is passed over again (pass ``p``
+    draws its own regimes, negatives and subsampling, and every batch its own masks) so that a
+    small validation set still gives a steady estimate, e.g. of the alignment accuracy.
+    """
     pf = _open(corpus_dir, split)
     pending: list[Example] = []
     n = 0
     row_cfg = balance_regimes(cfg, video_only_fraction(pf))
-    for ex in _examples(pf, list(range(pf.num_row_groups)), row_cfg, (seed, 0, 0, 13), 0, 1):
-        pending.append(ex)
-        if len(pending) == batch_size:
-            if max_batches is not None and n >= max_batches:
-                return
-            yield collate(pending, tokenizer, cfg, np.random.default_rng([seed, n, 17]))
-            pending, n = [], n + 1
+    passes = 1 if max_batches is None else max_batches
+    for p in range(passes):
+        seen = 0
+        for ex in _examples(pf, list(range(pf.num_row_groups)), row_cfg, (seed, p, 0, 13), 0, 1):
+            seen += 1
+            pending.append(ex)
+            if len(pending) == batch_size:
+                if max_batches is not None and n >= max_batches:
+                    return
+                yield collate(pending, tokenizer, cfg, np.random.default_rng([seed, n, 17]))
+                pending, n = [], n + 1
+        if seen == 0 or (max_batches is not None and n >= max_batches):
+            break
     if pending and (max_batches is None or n < max_batches):
         yield collate(pending, tokenizer, cfg, np.random.default_rng([seed, n, 17]))
