@@ -28,6 +28,7 @@ def _fake_run(work: Path) -> None:
         "task": "zero-shot", "n": 40,
         "metrics": {"verb_top1": 0.5, "verb_top5": 0.9, "noun_top1": 0.1},
         "chance": {"verb_top1": 0.125, "verb_top5": 0.625, "noun_top1": 0.166},
+        "uncalibrated": {"verb_top1": 0.3},
         "examples": [{"video_id": "v1", "truth": "slide circle", "pred": "slide square", "image": "zero_shot/ex0.png"}],
     }))
     (work / "reports" / "retrieve.json").write_text(json.dumps({
@@ -47,6 +48,7 @@ def test_report_contains_metrics_ratios_and_sections(tmp_path):
     html = build_report(tmp_path).read_text()
     assert "4.00x" in html  # verb_top1 0.5 against chance 0.125
     assert "3.19x" in html  # median rank: chance / value, lower is better
+    assert "verb_top1 (uncalibrated)</td><td class=num>0.3" in html and "2.40x" in html
     assert "training_curves.png" in html and (tmp_path / "reports" / "training_curves.png").exists()
     assert (tmp_path / "reports" / "gallery" / "00007.png").exists()
     assert "Timings per stage" in html and "synth" in html

@@ -199,6 +199,28 @@ def test_multi_piece_mean_matches_full_logits(loaded):
     assert first_scores[0][0, 0] == pytest.approx(float(logp[first, pieces[0]]), abs=1e-4)
 
 
+def test_prior_calibration_subtracts_the_reference_mean(world, loaded):
+    """calibration='prior': each candidate's score minus its mean over the reference segments
+    (labels unused); the raw scores' metrics stay in the report as ``uncalibrated``."""
+    model, tok, segs = loaded
+    db = load_annotations(world / "annotations.json")
+    ref = load_segments(db, world, "training")
+    vocab = {"verb": VERBS, "noun": NOUNS}
+    plain = zero_shot(model, tok, segs, ZeroShotConfig(), vocab)
+    cal = zero_shot(model, tok, segs, ZeroShotConfig(calibration="prior"), vocab, reference=ref)
+    assert cal["uncalibrated"] == plain["metrics"] and "uncalibrated" not in plain
+    raw = score_slots(model, tok, [s.visual_words for s in segs], [sorted(VERBS), sorted(NOUNS)], ZeroShotConfig())
+    prior = score_slots(model, tok, [s.visual_words for s in ref], [sorted(VERBS), sorted(NOUNS)], ZeroShotConfig())
+    for i, (slot, words) in enumerate(vocab.items()):
+        pred = (raw[i] - prior[i].mean(0)).argmax(1)  # (N,)
+        truth = np.array([sorted(words).index(getattr(s, slot)) for s in segs])
+        assert cal["metrics"][f"{slot}_top1"] == pytest.approx(float((pred == truth).mean()))
+    with pytest.raises(VideoBertError, match="reference"):
+        zero_shot(model, tok, segs, ZeroShotConfig(calibration="prior"), vocab)
+    with pytest.raises(VideoBertError, match="calibration"):
+        zero_shot(model, tok, segs, ZeroShotConfig(calibration="pmi"), vocab, reference=ref)
+
+
 def test_bad_template(loaded):
     model, tok, segs = loaded
     with pytest.raises(VideoBertError, match="exactly 2"):
@@ -213,6 +235,9 @@ def test_cli_zero_shot(world):
     assert set(rep["chance"]) == {"verb_top1", "verb_top5", "noun_top1", "noun_top5"}
     assert rep["n_classes"] == {"verb": 5, "noun": 6}  # vocabularies from all annotations
     assert 0 < len(rep["examples"]) <= 10 and {"video_id", "truth", "pred"} <= set(rep["examples"][0])
+    assert main(["-q", "zero-shot", str(world), "--set", "max_segments=12", "--set", "calibration=prior"]) == 0
+    rep = json.loads((world / "reports" / "zero-shot.json").read_text())
+    assert rep["config"]["calibration"] == "prior" and set(rep["uncalibrated"]) == set(rep["metrics"])
     per_class = json.loads((world / "reports" / "zero-shot" / "per_class.json").read_text())
     assert per_class["noun"]["classes"] == sorted(NOUNS)
     from PIL import Image

@@ -44,9 +44,10 @@ def _finish(args: argparse.Namespace, task: str, result: dict[str, Any]) -> int:
     result["checkpoint"] = str(args._checkpoint_dir)
     result["annotations"] = str(args._annotations)
     path = write_report(args.work, task, result)
-    for k, v in result["metrics"].items():
-        c = result.get("chance", {}).get(k)
-        log.info("%s %-22s %.4f%s", task, k, v, "" if c is None else f"   (chance {c:.4f})")
+    for group, suffix in (("metrics", ""), ("uncalibrated", " (uncalibrated)")):
+        for k, v in result.get(group, {}).items():
+            c = result.get("chance", {}).get(k)
+            log.info("%s %-22s %.4f%s", task, k + suffix, v, "" if c is None else f"   (chance {c:.4f})")
     log.info("report: %s", path)
     return 0
 
@@ -65,7 +66,10 @@ def run_zero_shot(args: argparse.Namespace) -> int:
         for slot in cfg.slots
     }
     segments = load_segments(db, args.work, cfg.subset)
-    result = zero_shot(model, tokenizer, segments, cfg, vocab, out_dir=Path(args.work) / "reports" / TASK)
+    reference = load_segments(db, args.work, cfg.calibration_subset) if cfg.calibration != "none" else None
+    result = zero_shot(
+        model, tokenizer, segments, cfg, vocab, out_dir=Path(args.work) / "reports" / TASK, reference=reference
+    )
     return _finish(args, TASK, result)
 
 

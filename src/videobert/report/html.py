@@ -64,7 +64,10 @@ def _metrics_table(result: dict[str, Any]) -> str:
     metrics = result.get("metrics", {}) or {}
     chance = result.get("chance", {}) or {}
     rows = []
-    for name, value in metrics.items():
+    # zero-shot with calibration also keeps the raw scores' metrics (the paper's reading)
+    named = [(name, name, v) for name, v in metrics.items()]
+    named += [(f"{name} (uncalibrated)", name, v) for name, v in (result.get("uncalibrated") or {}).items()]
+    for label, name, value in named:
         if not isinstance(value, int | float):
             continue
         base = chance.get(name)
@@ -76,7 +79,7 @@ def _metrics_table(result: dict[str, Any]) -> str:
             ratio = f"{r:.2f}x"
             cls = "good" if r >= 3 else ""
         rows.append(
-            f"<tr><td>{html.escape(name)}</td><td class=num>{_fmt(value)}</td>"
+            f"<tr><td>{html.escape(label)}</td><td class=num>{_fmt(value)}</td>"
             f"<td class='num muted'>{_fmt(base) if base is not None else ''}</td>"
             f"<td class='num {cls}'>{ratio}</td></tr>"
         )

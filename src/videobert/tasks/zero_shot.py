@@ -9,6 +9,12 @@ other slot keeps one); with ``multi_piece="first"`` by the log-probability of it
 single mask. Log-probabilities are over the WordPiece vocabulary only (visual words and ``[>]``
 excluded). Metrics: top-1 / top-5 accuracy per slot; chance = 1/n_classes and 5/n_classes
 (``chance``), and the majority-class baseline (``majority``).
+
+``calibration="prior"`` (off by default; the paper reads the raw scores) subtracts from each
+candidate's score its mean score over *reference* segments (by default the annotations' training
+subset; only their visual words are used, never their labels), i.e. ranks by how much the clips
+raise a word over the template's own preference for it. The report then also holds the raw
+scores' metrics under ``uncalibrated``.
 """
 
 from __future__ import annotations
@@ -48,6 +54,8 @@ class ZeroShotConfig:
         topk: the K of each top-K accuracy.
         max_segments: evaluate at most this many segments (evenly chosen; None = all).
         n_examples: examples kept for the report.
+        calibration: ``"none"`` or ``"prior"`` (see the module docstring).
+        calibration_subset: annotation subset whose segments estimate the prior.
     """
 
     template: str = "now let me show you how to [MASK] the [MASK]"
@@ -59,6 +67,8 @@ class ZeroShotConfig:
     topk: tuple[int, ...] = (1, 5)
     max_segments: int | None = None
     n_examples: int = 10
+    calibration: str = "none"
+    calibration_subset: str = "training"
 
 
 def _template_parts(tokenizer: Any, template: str, n_slots: int) -> list[list[int]]:
@@ -147,6 +157,7 @@ def zero_shot(
     cfg: ZeroShotConfig | None = None,
     vocabularies: dict[str, list[str]] | None = None,
     out_dir: str | os.PathLike[str] | None = None,
+    reference: list[Segment] | None = None,
 ) -> dict[str, Any]:
     """Zero-shot verb / noun classification of annotated segments.
 
@@ -155,10 +166,12 @@ def zero_shot(
             a segment missing a slot's label is left out of that slot's metrics.
         vocabularies: per slot the candidate words; default = the labels seen in ``segments``.
         out_dir: where to write ``per_class.json`` and ``<slot>_per_class.png`` (skipped if None).
+        reference: segments whose mean scores are the prior of ``calibration="prior"`` (labels unused).
 
     Returns:
         the report dict: ``metrics`` (``<slot>_top<K>``), ``chance`` (uniform), ``majority``,
-        ``n``, ``n_classes``, ``n_per_slot`` (items with that label), ``per_class``, ``config``, ``examples``.
+        ``n``, ``n_classes``, ``n_per_slot`` (items with that label), ``per_class``, ``config``,
+        ``examples``; with calibration also ``uncalibrated`` (the raw scores' metrics).
     """
     cfg = cfg or ZeroShotConfig()
     if cfg.max_segments is not None and len(segments) > cfg.max_segments:
@@ -173,9 +186,19 @@ def zero_shot(
     usable = [s for s in segments if any(getattr(s, slot) for slot in cfg.slots)]
     if not usable:
         raise VideoBertError("zero-shot: no segment to evaluate")
-    scores = score_slots(model, tokenizer, [s.visual_words for s in usable], [vocab[k] for k in cfg.slots], cfg)
+    candidates = [vocab[k] for k in cfg.slots]
+    scores = score_slots(model, tokenizer, [s.visual_words for s in usable], candidates, cfg)
+    raw_scores = scores
+    if cfg.calibration == "prior":
+        if not reference:
+            raise VideoBertError("zero-shot: calibration 'prior' needs reference segments (e.g. the training subset)")
+        prior = score_slots(model, tokenizer, [s.visual_words for s in reference], candidates, cfg)
+        scores = [sc - p.mean(axis=0, keepdims=True) for sc, p in zip(scores, prior, strict=True)]  # (N, C_s) each
+    elif cfg.calibration != "none":
+        raise VideoBertError(f"calibration must be 'none' or 'prior', got {cfg.calibration!r}")
 
     metrics: dict[str, float] = {}
+    uncalibrated: dict[str, float] = {}
     chance: dict[str, float] = {}
     majority: dict[str, float] = {}
     per_class: dict[str, Any] = {}
@@ -193,6 +216,7 @@ def zero_shot(
         freq = np.sort(np.bincount(truth, minlength=c))[::-1] / max(len(truth), 1)
         for k in cfg.topk:
             metrics[f"{slot}_top{k}"] = topk_accuracy(sc, truth, k)
+            uncalibrated[f"{slot}_top{k}"] = topk_accuracy(raw_scores[s_i][rows], truth, k)
             chance[f"{slot}_top{k}"] = min(k, c) / c
             majority[f"{slot}_top{k}"] = float(freq[:k].sum())
         top1 = topk_predictions(sc, 1)[:, 0]
@@ -240,4 +264,5 @@ def zero_shot(
         "config": asdict(cfg),
         "examples": examples,
         "label_counts": {k: dict(Counter(str(getattr(s, k)) for s in usable if getattr(s, k))) for k in cfg.slots},
+        **({"uncalibrated": uncalibrated} if cfg.calibration != "none" else {}),
     }
