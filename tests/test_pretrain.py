@@ -245,7 +245,7 @@ def test_pretrain_config_overrides_and_presets(tmp_path: Path) -> None:
     # a dotted override changes one key of the preset's model dict and keeps the others
     assert cfg.lr == pytest.approx(3e-4) and cfg.model == {**PRESETS["demo"]["model"], "num_hidden_layers": 2}
     assert len(PRESETS["demo"]["model"]) > 1
-    assert cfg.collate == {"mask_prob": 0.2} and cfg.max_steps == PRESETS["demo"]["max_steps"] != PretrainConfig().max_steps
+    assert cfg.collate == {**PRESETS["demo"]["collate"], "mask_prob": 0.2} and cfg.max_steps == PRESETS["demo"]["max_steps"] != PretrainConfig().max_steps
     with pytest.raises(ConfigError):
         load_pretrain_config(None, ["no_such_key=1"])
     with pytest.raises(ConfigError):
