@@ -105,7 +105,13 @@ def run_retrieve(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add the ``zero-shot``, ``classify`` and ``retrieve`` sub-commands."""
-    p = subparsers.add_parser("zero-shot", help="zero-shot verb/noun action classification")
+    p = subparsers.add_parser(
+        "zero-shot",
+        help="zero-shot verb/noun action classification",
+        description="Fill the template's [MASK]s given each segment's visual words. "
+        "--set calibration=prior ranks candidates by how much the clips raise them over their mean "
+        "score on the training subset's clips (the raw metrics are kept as 'uncalibrated').",
+    )
     _common(p)
     p.add_argument("--template", default=None, help='text with two [MASK]s (verb, noun)')
     p.set_defaults(func=run_zero_shot)
