@@ -186,16 +186,18 @@ def zero_shot(
     usable = [s for s in segments if any(getattr(s, slot) for slot in cfg.slots)]
     if not usable:
         raise VideoBertError("zero-shot: no segment to evaluate")
+    if cfg.calibration not in ("none", "prior"):
+        raise VideoBertError(f"calibration must be 'none' or 'prior', got {cfg.calibration!r}")
+    if cfg.calibration == "prior" and not reference:
+        raise VideoBertError(
+            f"zero-shot: calibration 'prior' needs reference segments; the {cfg.calibration_subset!r} subset has none"
+        )
     candidates = [vocab[k] for k in cfg.slots]
     scores = score_slots(model, tokenizer, [s.visual_words for s in usable], candidates, cfg)
     raw_scores = scores
     if cfg.calibration == "prior":
-        if not reference:
-            raise VideoBertError("zero-shot: calibration 'prior' needs reference segments (e.g. the training subset)")
         prior = score_slots(model, tokenizer, [s.visual_words for s in reference], candidates, cfg)
         scores = [sc - p.mean(axis=0, keepdims=True) for sc, p in zip(scores, prior, strict=True)]  # (N, C_s) each
-    elif cfg.calibration != "none":
-        raise VideoBertError(f"calibration must be 'none' or 'prior', got {cfg.calibration!r}")
 
     metrics: dict[str, float] = {}
     uncalibrated: dict[str, float] = {}
@@ -216,7 +218,8 @@ def zero_shot(
         freq = np.sort(np.bincount(truth, minlength=c))[::-1] / max(len(truth), 1)
         for k in cfg.topk:
             metrics[f"{slot}_top{k}"] = topk_accuracy(sc, truth, k)
-            uncalibrated[f"{slot}_top{k}"] = topk_accuracy(raw_scores[s_i][rows], truth, k)
+            if cfg.calibration != "none":
+                uncalibrated[f"{slot}_top{k}"] = topk_accuracy(raw_scores[s_i][rows], truth, k)
             chance[f"{slot}_top{k}"] = min(k, c) / c
             majority[f"{slot}_top{k}"] = float(freq[:k].sum())
         top1 = topk_predictions(sc, 1)[:, 0]
