@@ -2,18 +2,27 @@
 
 Example::
 
-    cfg = load_config(PretrainConfig, "pretrain.yaml", ["optim.lr=3e-4", "max_steps=200"])
+    cfg = load_config(PretrainConfig, "pretrain.yaml", ["lr=3e-4", "max_steps=200"])
 
-Values in overrides are parsed as YAML scalars (so ``1e-4``, ``true``, ``[1, 2]`` work).
+Order: the dataclass defaults, then ``base`` (a preset's nested dict), then the YAML file, then
+``values`` (dotted key -> Python value, e.g. from CLI flags), then ``overrides`` (``key=value``
+strings, parsed as YAML scalars, so ``1e-4``, ``true``, ``[1, 2]`` work). Unknown keys at any depth
+are errors with a did-you-mean suggestion; a field typed ``dict`` (free-form settings handed to
+another config, such as the transformers model config) may carry a hook in its metadata,
+``field(metadata={"validate": fn})``, called as ``fn(value, key)`` to reject what it cannot take.
 The model's own config is the transformers config, not one of these.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import difflib
 import os
+import re
 import types
 import typing
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import yaml
@@ -22,12 +31,28 @@ from videobert.errors import VideoBertError
 
 T = TypeVar("T")
 
+_YAML_FLOAT = re.compile(r"^[-+]?\d+(\.\d*)?[eE][-+]?\d+$")
+
 
 class ConfigError(VideoBertError):
-    """An unknown key or a value of the wrong type in a config file or override."""
+    """An unknown key, a value of the wrong type, or an unreadable config file."""
 
 
-def _coerce(value: Any, tp: Any, key: str) -> Any:
+def suggest(name: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices`` to ``name``, or ``""``."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def check_keys(keys: Iterable[str], allowed: Iterable[str], where: str, prefix: str = "") -> None:
+    """Raise :class:`ConfigError` for the first of ``keys`` not in ``allowed``, with a suggestion."""
+    allowed = sorted(set(allowed))
+    for key in sorted(keys):
+        if key not in allowed:
+            raise ConfigError(f"unknown config key {prefix + key!r} for {where}{suggest(key, allowed)}")
+
+
+def _coerce(value: Any, tp: Any, key: str, meta: Mapping[str, Any] | None = None) -> Any:
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp) and isinstance(value, dict):
         return from_dict(tp, value, prefix=f"{key}.")
@@ -35,7 +60,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         if value is None:
             return None
-        return _coerce(value, args[0], key) if len(args) == 1 else value
+        return _coerce(value, args[0], key, meta) if len(args) == 1 else value
     if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     if tp is float and isinstance(value, str):
@@ -46,51 +71,91 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             pass
     if tp is int and isinstance(value, float) and value.is_integer():
         return int(value)
-    if origin in (tuple,) and isinstance(value, list):
+    if origin is tuple and isinstance(value, list):
         return tuple(value)
+    if (tp is dict or origin is dict) and not isinstance(value, dict):
+        raise ConfigError(f"config key {key!r}: expected a mapping, got {value!r}")
+    if (tp is dict or origin is dict) and meta and meta.get("validate"):
+        meta["validate"](value, key)
     if tp in (int, float, str, bool) and not isinstance(value, tp):
         raise ConfigError(f"config key {key!r}: expected {tp.__name__}, got {value!r}")
     return value
 
 
-def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
-    """Build dataclass ``cls`` from a (nested) dict, rejecting unknown keys."""
+def from_dict(cls: type[T], data: Mapping[str, Any], prefix: str = "") -> T:
+    """Build dataclass ``cls`` from a (nested) mapping, rejecting unknown keys at every depth."""
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = set(data) - names
-    if unknown:
-        raise ConfigError(f"unknown config key(s) {sorted(prefix + k for k in unknown)} for {cls.__name__}")
-    kwargs = {k: _coerce(v, hints[k], prefix + k) for k, v in data.items()}
-    return cls(**kwargs)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    check_keys(data, fields, cls.__name__, prefix)
+    kwargs = {k: _coerce(v, hints[k], prefix + k, fields[k].metadata) for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError) as exc:  # a __post_init__ check
+        raise ConfigError(f"{cls.__name__}: {exc}") from exc
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
-    """A config dataclass as a plain nested dict (for YAML/JSON)."""
-    return dataclasses.asdict(cfg)
+    """A config dataclass as a plain nested dict (for YAML/JSON; tuples become lists)."""
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [plain(x) for x in v]
+        return v
+
+    return plain(dataclasses.asdict(cfg))
 
 
-def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+def parse_override(item: str) -> tuple[str, Any]:
+    """``"a.b=value"`` -> ``("a.b", value)``, the value read as a YAML scalar (``3e-4`` as a float)."""
+    if "=" not in item:
+        raise ConfigError(f"override {item!r} is not of the form key=value")
+    key, raw = item.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"override {item!r} has no key")
+    if _YAML_FLOAT.match(raw.strip()):
+        return key, float(raw)
+    try:
+        return key, (yaml.safe_load(raw) if raw != "" else "")
+    except yaml.YAMLError:
+        return key, raw  # not YAML (e.g. "[MASK] the [MASK]"): the plain string
+
+
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    """``data[a][b][c] = value`` for ``key = "a.b.c"`` (sections created as needed)."""
+    node = data
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"config key {key!r}: {part!r} is not a section")
+    node[parts[-1]] = value
+
+
+def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
     """Apply ``a.b.c=value`` overrides to a nested dict (in place; also returned)."""
     for item in overrides:
-        if "=" not in item:
-            raise ConfigError(f"override {item!r} is not of the form key=value")
-        key, raw = item.split("=", 1)
-        value = yaml.safe_load(raw) if raw != "" else ""
-        node = data
-        parts = key.strip().split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"override {item!r}: {part!r} is not a section")
-        node[parts[-1]] = value
+        set_dotted(data, *parse_override(item))
     return data
 
 
-def load_config(cls: type[T], path: str | os.PathLike[str] | None = None, overrides: list[str] | None = None) -> T:
-    """Defaults of ``cls``, updated by the YAML file at ``path``, then by ``overrides``."""
+def load_config(
+    cls: type[T],
+    path: str | os.PathLike[str] | None = None,
+    overrides: Iterable[str] | None = None,
+    values: Mapping[str, Any] | None = None,
+    base: Mapping[str, Any] | None = None,
+) -> T:
+    """Defaults of ``cls``, then ``base``, the YAML file at ``path``, ``values``, ``overrides``."""
     data: dict[str, Any] = to_dict(cls())
+    if base:
+        deep_update(data, copy.deepcopy(dict(base)))
     if path is not None:
         deep_update(data, read_yaml_mapping(path))
+    for key, value in (values or {}).items():
+        set_dotted(data, key, value)
     apply_overrides(data, overrides or [])
     return from_dict(cls, data)
 
@@ -99,16 +164,23 @@ def read_yaml_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The mapping in the YAML file at ``path`` (an empty file reads as ``{}``).
 
     Raises:
-        ConfigError: the file holds something other than a mapping.
+        ConfigError: the file cannot be read, is not YAML, or holds something other than a mapping.
     """
-    with open(path, encoding="utf-8") as fh:
-        loaded = yaml.safe_load(fh) or {}
+    try:
+        with open(path, encoding="utf-8") as fh:
+            loaded = yaml.safe_load(fh) or {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc.strerror or exc})") from exc
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        raise ConfigError(f"{path}: not a valid YAML config file{line}") from exc
     if not isinstance(loaded, dict):
         raise ConfigError(f"{path}: a config file must hold a mapping")
     return loaded
 
 
-def deep_update(base: dict[str, Any], new: dict[str, Any]) -> None:
+def deep_update(base: dict[str, Any], new: Mapping[str, Any]) -> None:
     """Merge ``new`` into ``base`` in place: nested dicts are merged key by key, other values replaced."""
     for k, v in new.items():
         if isinstance(v, dict) and isinstance(base.get(k), dict):
@@ -117,4 +189,19 @@ def deep_update(base: dict[str, Any], new: dict[str, Any]) -> None:
             base[k] = v
 
 
-_deep_update = deep_update  # old private name
+def validate_as(get_cls: Callable[[], type]) -> Callable[[Mapping[str, Any], str], None]:
+    """A ``validate`` hook (see the module docstring): the mapping must build ``get_cls()``'s dataclass.
+
+    ``get_cls`` is called only when a value is checked, so the dataclass's module is imported late.
+    """
+
+    def validate(value: Mapping[str, Any], key: str) -> None:
+        from_dict(get_cls(), value, prefix=f"{key}.")
+
+    return validate
+
+
+def config_yaml(cfg: Any) -> str:
+    """``cfg`` (a config dataclass or a mapping) as YAML that ``--config`` reads back."""
+    data = to_dict(cfg) if dataclasses.is_dataclass(cfg) else cfg
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None)

@@ -22,12 +22,14 @@ from typing import Any
 import numpy as np
 
 from videobert.errors import InputFileError, VideoBertError
+from videobert.utils.arrays import subsample_evenly
 from videobert.utils.io import atomic_write_json, read_json
 
 log = logging.getLogger(__name__)
 
 TOKENIZER_META = "videobert_tokenizer.json"
 VIDEO_SEP_TOKEN = "[>]"
+MASK_TOKEN = "[MASK]"
 DEFAULT_NUM_VISUAL_WORDS = 20736  # 12^4, the paper's hierarchical k-means vocabulary
 
 
@@ -182,29 +184,95 @@ class VideoBertTokenizer:
         special = np.isin(arr, self._special_array)
         return (arr >= 0) & (arr < self.text_vocab_size) & ~special
 
-    # ------------------------------------------------------------------ pairs
+    # ------------------------------------------------------------------ sequences
     def encode_pair(
         self,
         text: str | Sequence[int] | None,
         visual_words: Sequence[int] | np.ndarray | None,
         max_length: int = 128,
+        fit: str = "truncate",
+        video_masks: int = 0,
     ) -> dict[str, list[int]]:
-        """Encode text (string or WordPiece ids) and/or vocab-local visual words into one sequence.
+        """Encode text (string or WordPiece ids, which may hold ``[MASK]``) and/or vocab-local
+        visual words into one sequence, in the layouts of the module docstring.
 
-        Returns ``input_ids``, ``token_type_ids``, ``attention_mask`` (lists of length <= max_length)
-        in the layouts of the module docstring. When too long, the longer side is cut from its end
-        until the sequence fits (each side keeps at least one token when present).
+        Args:
+            max_length: longest sequence in tokens, special tokens included.
+            fit: what happens when the sequence would be too long. ``"truncate"``: the longer side is
+                cut from its end until it fits (each side keeps at least one token when present; the
+                pretraining corpus's rule). ``"subsample"``: the visual words are first evenly
+                subsampled into the room the text leaves, so a long segment is covered end to end,
+                then the text is truncated if it alone is too long (the tasks' rule).
+            video_masks: ``[MASK]`` tokens appended to the video side (never cut), e.g. the next clip
+                to forecast (``[CLS] [>] w_1 .. w_t [MASK] [SEP]``) or clips to generate from text.
+
+        Returns:
+            ``input_ids``, ``token_type_ids``, ``attention_mask`` (lists of length <= max_length).
         """
+        if fit not in ("truncate", "subsample"):
+            raise VideoBertError(f"fit must be 'truncate' or 'subsample', got {fit!r}")
         text_ids: list[int] = []
         if text is not None:
             text_ids = self.encode_text(text) if isinstance(text, str) else [int(i) for i in text]
-        vis: list[int] = [] if visual_words is None else self.visual_to_ids(visual_words)
-        has_text, has_video = text is not None, visual_words is not None
+        has_text = text is not None
+        has_video = visual_words is not None or video_masks > 0
         if not has_text and not has_video:
             raise VideoBertError("encode_pair needs text, visual words or both")
+        words = np.zeros(0, dtype=np.int64) if visual_words is None else np.asarray(visual_words, dtype=np.int64)
         n_special = 2 + (1 if has_video else 0)
-        text_ids, vis = truncate_pair(text_ids, vis, max_length - n_special)
+        budget = max_length - n_special - video_masks
+        if fit == "subsample" and visual_words is not None:
+            words = subsample_evenly(words.reshape(-1), max(budget - len(text_ids), 1))
+        text_ids, vis = truncate_pair(text_ids, self.visual_to_ids(words), budget)
+        vis += [self.mask_token_id] * video_masks
         return build_sequence(self, text_ids if has_text else None, vis if has_video else None)
+
+    def encode_template(
+        self, template: str, counts: Sequence[int] | None = None
+    ) -> tuple[list[int], list[list[int]]]:
+        """WordPiece ids of a text with ``[MASK]`` markers, e.g. ``"now let me show you how to [MASK]
+        the [MASK]"``: the text between markers is tokenised piece by piece and marker ``s`` becomes
+        ``counts[s]`` ``[MASK]`` ids (default one each).
+
+        Returns:
+            the ids, and for each marker the offsets of its ``[MASK]`` ids in them.
+
+        Raises:
+            VideoBertError: ``counts`` is given and the template holds another number of markers.
+        """
+        parts = template.split(MASK_TOKEN)
+        n_slots = len(parts) - 1
+        counts = [1] * n_slots if counts is None else [int(c) for c in counts]
+        if len(counts) != n_slots:
+            raise VideoBertError(
+                f"template {template!r} must hold exactly {len(counts)} {MASK_TOKEN} (one per slot)"
+            )
+        ids: list[int] = []
+        where: list[list[int]] = []
+        for s, part in enumerate(parts):
+            if part.strip():
+                ids += self.encode_text(part.strip())
+            if s < n_slots:
+                where.append(list(range(len(ids), len(ids) + counts[s])))
+                ids += [self.mask_token_id] * counts[s]
+        return ids, where
+
+    def pad(self, encodings: Sequence[dict[str, Sequence[int]]]) -> dict[str, Any]:
+        """Pad :meth:`encode_pair` outputs to the longest into long tensors (B, L): ``input_ids``
+        (``[PAD]`` after the end), ``token_type_ids`` (0 there) and ``attention_mask`` (1 real, 0 pad)."""
+        import torch
+
+        length = max(len(e["input_ids"]) for e in encodings)
+        b = len(encodings)
+        input_ids = torch.full((b, length), self.pad_token_id, dtype=torch.long)
+        types = torch.zeros((b, length), dtype=torch.long)
+        mask = torch.zeros((b, length), dtype=torch.long)
+        for i, e in enumerate(encodings):
+            n = len(e["input_ids"])
+            input_ids[i, :n] = torch.as_tensor(e["input_ids"], dtype=torch.long)
+            types[i, :n] = torch.as_tensor(e["token_type_ids"], dtype=torch.long)
+            mask[i, :n] = 1
+        return {"input_ids": input_ids, "token_type_ids": types, "attention_mask": mask}
 
 
 def truncate_pair(text_ids: list[int], vis: list[int], budget: int) -> tuple[list[int], list[int]]:

@@ -1,0 +1,172 @@
+"""YouCook2-layout annotations and the visual words of what they annotate.
+
+The file (``../shared/FORMATS.md``)::
+
+    {"database": {video_id: {"subset": "training" | "validation" | "testing", "duration": s,
+                             "recipe_type": str, "annotations": [{"segment": [s, e],
+                             "sentence": str, "verb"?: str, "noun"?: str}, ...]}}}
+
+:func:`load_annotations` is the one reader (tokenize's train/val split and every task use it);
+:func:`load_videos` pairs a subset's videos with their visual words from ``WORK/tokens``, and
+:func:`load_segments` their annotated segments with the clips
+:func:`videobert.data.alignment.align_sentence` assigns to each span (the rule the corpus used).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from videobert.data.alignment import align_sentence
+from videobert.errors import InputFileError
+from videobert.utils.io import read_json
+from videobert.workdir import WorkDir
+
+log = logging.getLogger(__name__)
+
+SUBSETS = ("training", "validation", "testing")
+
+Database = dict[str, dict[str, Any]]
+
+
+def load_annotations(path: str | os.PathLike[str]) -> Database:
+    """Read a YouCook2-layout annotation file and return its ``database`` mapping.
+
+    Raises:
+        InputFileError: not JSON, or no ``database`` mapping of videos with ``annotations`` lists.
+    """
+    try:
+        data = read_json(path)
+    except (OSError, ValueError) as exc:
+        raise InputFileError(path, f"cannot read annotations: {exc}") from exc
+    db = data.get("database") if isinstance(data, dict) else None
+    if not isinstance(db, dict):
+        raise InputFileError(path, 'expected YouCook2 layout {"database": {video_id: {...}}}')
+    for vid, entry in db.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("annotations", []), list):
+            raise InputFileError(path, f"video {vid!r}: entry must be a mapping with an 'annotations' list")
+    return db
+
+
+def subsets(db: Database) -> dict[str, str]:
+    """``video_id -> subset`` for the videos whose entry names one."""
+    return {str(k): str(v["subset"]) for k, v in db.items() if v.get("subset")}
+
+
+@dataclass
+class Video:
+    """One annotated video with its visual words.
+
+    Attributes:
+        video_id: the annotation key (= the video's id in WORK).
+        entry: its annotation entry (subset, recipe_type, annotations, ...).
+        words: int32 (n_clips,) vocab-local visual words. times: float64 (n_clips, 2) clip [start, end) s.
+    """
+
+    video_id: str
+    entry: dict[str, Any]
+    words: np.ndarray
+    times: np.ndarray
+
+    @property
+    def steps(self) -> list[tuple[float, float]]:
+        """The annotated segments' ``(start, end)`` in seconds."""
+        return [(float(a["segment"][0]), float(a["segment"][1])) for a in self.entry.get("annotations", [])]
+
+
+@dataclass
+class Segment:
+    """One annotated segment with the visual words (vocab-local ids, int32 (k,)) of its clips."""
+
+    video_id: str
+    index: int
+    start: float
+    end: float
+    sentence: str
+    visual_words: np.ndarray
+    verb: str | None = None
+    noun: str | None = None
+    recipe_type: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def load_videos(db: Database, work: WorkDir | str | os.PathLike[str], subset: str | None) -> list[Video]:
+    """The videos of ``subset`` (all if None) that have visual words in WORK, sorted by id."""
+    work = WorkDir.of(work)
+    out = []
+    missing = 0
+    for vid in sorted(db):
+        entry = db[vid]
+        if subset is not None and entry.get("subset") != subset:
+            continue
+        tok = work.load_tokens(vid)
+        if tok is None:
+            missing += 1
+            continue
+        out.append(Video(vid, entry, tok[0], tok[1]))
+    if missing:
+        log.warning("%d %s video(s) have no visual words under %s; skipped", missing, subset or "annotated", work.tokens)
+    return out
+
+
+def video_segments(video: Video) -> tuple[list[Segment], int]:
+    """The annotated segments of one video with their clips' words, and how many covered no clip."""
+    segs: list[Segment] = []
+    empty = 0
+    recipe = video.entry.get("recipe_type")
+    for i, ann in enumerate(video.entry.get("annotations", [])):
+        start, end = (float(x) for x in ann["segment"])
+        if len(video.times) == 0:
+            empty += 1
+            continue
+        first, last = align_sentence(start, end, video.times)
+        segs.append(
+            Segment(
+                video_id=video.video_id,
+                index=i,
+                start=start,
+                end=end,
+                sentence=str(ann.get("sentence", "")),
+                visual_words=video.words[first:last],
+                verb=ann.get("verb"),
+                noun=ann.get("noun"),
+                recipe_type=None if recipe is None else str(recipe),
+            )
+        )
+    return segs, empty
+
+
+def segments_of(videos: list[Video]) -> list[Segment]:
+    """Every annotated segment of ``videos``, in video then annotation order."""
+    out: list[Segment] = []
+    empty = 0
+    for v in videos:
+        segs, e = video_segments(v)
+        out += segs
+        empty += e
+    if empty:
+        log.warning("%d segment(s) lie in videos without clips; skipped", empty)
+    return out
+
+
+def load_segments(db: Database, work: WorkDir | str | os.PathLike[str], subset: str | None = "validation") -> list[Segment]:
+    """Annotated segments of ``subset`` with their clips' visual words."""
+    return segments_of(load_videos(db, work, subset))
+
+
+__all__ = [
+    "SUBSETS",
+    "Database",
+    "Segment",
+    "Video",
+    "load_annotations",
+    "load_segments",
+    "load_videos",
+    "segments_of",
+    "subsets",
+    "video_segments",
+]

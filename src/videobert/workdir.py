@@ -1,0 +1,274 @@
+"""The work directory: every path a stage reads or writes, named in one place.
+
+Layout (docs/ARCHITECTURE.md has the file contracts)::
+
+    WORK/manifest.jsonl                    one record per (stage, video)
+    WORK/features/<backbone>/              info.json, <id>.npy, <id>.times.npy
+    WORK/vocab/                            config.json, centroids.safetensors, stats.json
+    WORK/tokens/                           <id>.npy, <id>.times.npy
+    WORK/gallery/                          words/*.png, index.html, thumbs.npz
+    WORK/corpus/                           train.parquet, val.parquet, tokenizer/, stats.json
+    WORK/checkpoints/                      step-N/, final.txt
+    WORK/logs/                             pretrain.jsonl, tb/
+    WORK/reports/                          <task>.json, <task>/ (its images), report.html
+
+Stages name files through a :class:`WorkDir` instead of joining strings, so a change of layout is a
+change here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from videobert.errors import InputFileError, StageMissingError
+from videobert.utils.manifest import Manifest
+
+NPY = ".npy"
+TIMES = ".times.npy"
+FINAL_FILE = "final.txt"
+ANNOTATIONS_NAME = "annotations.json"
+
+
+class WorkDir:
+    """Paths of one work directory (nothing is created until a stage writes)."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def __repr__(self) -> str:
+        return f"WorkDir({str(self.root)!r})"
+
+    def __fspath__(self) -> str:
+        return str(self.root)
+
+    @classmethod
+    def of(cls, work: WorkDir | str | os.PathLike[str]) -> WorkDir:
+        """``work`` itself when it is a WorkDir, else a WorkDir at that path."""
+        return work if isinstance(work, WorkDir) else cls(work)
+
+    def require(self) -> WorkDir:
+        """This work directory, checked to exist.
+
+        Raises:
+            StageMissingError: there is no such directory (a typo, or no stage has run yet).
+        """
+        if not self.root.exists():
+            raise StageMissingError(f"{self.root}: no such work directory")
+        if not self.root.is_dir():
+            raise StageMissingError(f"{self.root}: not a directory (a work directory is a folder)")
+        return self
+
+    # ---------------------------------------------------------------- manifest and sources
+    @property
+    def manifest(self) -> Manifest:
+        return Manifest(self.root)
+
+    def source_videos(self, ok_only: bool = False) -> dict[str, Path]:
+        """``video_id -> source video path`` from the manifest's ``extract/*`` records (latest wins)."""
+        out: dict[str, Path] = {}
+        for rec in self.manifest.records():
+            if not str(rec.get("stage", "")).startswith("extract/") or not rec.get("path"):
+                continue
+            if ok_only and rec.get("status", "ok") != "ok":
+                continue
+            out[str(rec["video_id"])] = Path(rec["path"])
+        return out
+
+    # ---------------------------------------------------------------- features
+    @property
+    def features_root(self) -> Path:
+        return self.root / "features"
+
+    def features(self, backbone: str) -> Path:
+        """``WORK/features/<backbone>``."""
+        return self.features_root / backbone
+
+    def feature_file(self, backbone: str, video_id: str) -> Path:
+        """float16 (n_clips, D) features of one video."""
+        return self.features(backbone) / f"{video_id}{NPY}"
+
+    def feature_times_file(self, backbone: str, video_id: str) -> Path:
+        """float64 (n_clips, 2) clip [start, end) seconds of one video's features."""
+        return self.features(backbone) / f"{video_id}{TIMES}"
+
+    def backbones(self) -> list[str]:
+        """Backbones with a features folder, sorted."""
+        root = self.features_root
+        return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+    def feature_ids(self, backbone: str) -> list[str]:
+        """Ids of the videos with a features file under ``features/<backbone>``, sorted."""
+        return _ids_in(self.features(backbone))
+
+    # ---------------------------------------------------------------- vocabulary, tokens, gallery
+    @property
+    def vocab(self) -> Path:
+        return self.root / "vocab"
+
+    @property
+    def vocab_config(self) -> Path:
+        return self.vocab / "config.json"
+
+    @property
+    def vocab_stats(self) -> Path:
+        return self.vocab / "stats.json"
+
+    @property
+    def tokens(self) -> Path:
+        return self.root / "tokens"
+
+    def token_file(self, video_id: str) -> Path:
+        """int32 (n_clips,) visual words of one video."""
+        return self.tokens / f"{video_id}{NPY}"
+
+    def token_times_file(self, video_id: str) -> Path:
+        """float64 (n_clips, 2) clip times of one video's visual words."""
+        return self.tokens / f"{video_id}{TIMES}"
+
+    def token_ids(self) -> list[str]:
+        """Ids of the videos with visual words, sorted."""
+        return _ids_in(self.tokens)
+
+    def load_tokens(self, video_id: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(words int32 (n_clips,), times float64 (n_clips, 2) s)`` of one video, or None if absent.
+
+        Raises:
+            InputFileError: the two files disagree on the number of clips or cannot be read.
+        """
+        words_p, times_p = self.token_file(video_id), self.token_times_file(video_id)
+        if not words_p.is_file() or not times_p.is_file():
+            return None
+        try:
+            words = np.load(words_p, allow_pickle=False).astype(np.int32).reshape(-1)
+            times = np.load(times_p, allow_pickle=False).astype(np.float64).reshape(-1, 2)
+        except (OSError, ValueError) as exc:
+            raise InputFileError(words_p, f"cannot read visual words: {exc}") from exc
+        if len(words) != len(times):
+            raise InputFileError(words_p, f"{len(words)} words but {len(times)} clip times")
+        return words, times
+
+    @property
+    def gallery(self) -> Path:
+        return self.root / "gallery"
+
+    @property
+    def thumbnails(self) -> Path:
+        """``gallery/thumbs.npz``: the nearest frame of each visual word."""
+        return self.gallery / "thumbs.npz"
+
+    # ---------------------------------------------------------------- corpus
+    @property
+    def corpus(self) -> Path:
+        return self.root / "corpus"
+
+    def corpus_split(self, split: str) -> Path:
+        """``corpus/<split>.parquet`` (split ``train`` or ``val``)."""
+        return self.corpus / f"{split}.parquet"
+
+    @property
+    def corpus_tokenizer(self) -> Path:
+        return self.corpus / "tokenizer"
+
+    @property
+    def corpus_stats(self) -> Path:
+        return self.corpus / "stats.json"
+
+    # ---------------------------------------------------------------- checkpoints and logs
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"
+
+    def resolve_checkpoint(self, checkpoint: str | os.PathLike[str] | None = None) -> Path:
+        """The checkpoint a task loads: ``checkpoint`` if given, else the one ``checkpoints/final.txt``
+        names, else the newest complete ``checkpoints/step-N``.
+
+        Raises:
+            StageMissingError: no checkpoint can be found (names where it looked).
+        """
+        from videobert.train.checkpoint import latest_checkpoint
+
+        if checkpoint is not None:
+            path = Path(checkpoint)
+            if not (path / "config.json").is_file():
+                raise StageMissingError(f"{path}: not a checkpoint directory (no config.json)")
+            return path
+        final = self.checkpoints / FINAL_FILE
+        if final.is_file():
+            name = final.read_text(encoding="utf-8").strip()
+            path = self.checkpoints / name
+            if (path / "config.json").is_file():
+                return path
+            raise StageMissingError(f"{final}: names {name!r}, which is not a checkpoint under {self.checkpoints}")
+        latest = latest_checkpoint(self.checkpoints)
+        if latest is not None:
+            return latest
+        raise StageMissingError(f"{self.checkpoints}: no checkpoint (run `videobert pretrain` first)")
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def pretrain_log(self) -> Path:
+        return self.logs / "pretrain.jsonl"
+
+    # ---------------------------------------------------------------- reports
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    def report_file(self, task: str) -> Path:
+        """``reports/<task>.json``."""
+        return self.reports / f"{task}.json"
+
+    def report_assets(self, task: str) -> Path:
+        """``reports/<task>/``: the task's images."""
+        return self.reports / task
+
+    @property
+    def report_html(self) -> Path:
+        return self.reports / "report.html"
+
+    # ---------------------------------------------------------------- annotations
+    def annotations(self, path: str | os.PathLike[str] | None = None) -> Path:
+        """The annotation file: ``path`` if given, else ``WORK/annotations.json``, else
+        ``annotations.json`` beside WORK (where ``videobert synth`` writes it).
+
+        Raises:
+            StageMissingError: no annotation file (says how to pass one).
+        """
+        if path is not None:
+            p = Path(path)
+            if not p.is_file():
+                raise StageMissingError(f"{p}: annotation file not found")
+            return p
+        for cand in (self.root / ANNOTATIONS_NAME, self.root.parent / ANNOTATIONS_NAME):
+            if cand.is_file():
+                return cand
+        raise StageMissingError(f"{self.root / ANNOTATIONS_NAME}: no annotations (pass --annotations FILE)")
+
+    def outputs(self) -> dict[str, Any]:
+        """Which stage outputs exist here (for messages and the report)."""
+        return {
+            "manifest": self.manifest.path.is_file(),
+            "features": self.backbones(),
+            "vocab": self.vocab_config.is_file(),
+            "tokens": self.tokens.is_dir(),
+            "corpus": self.corpus_split("train").is_file(),
+            "checkpoints": self.checkpoints.is_dir(),
+            "reports": self.reports.is_dir(),
+        }
+
+
+def _ids_in(folder: Path) -> list[str]:
+    """Video ids of ``<id>.npy`` files in ``folder`` (not the ``<id>.times.npy`` ones), sorted."""
+    if not folder.is_dir():
+        return []
+    return sorted(p.name[: -len(NPY)] for p in folder.glob(f"*{NPY}") if not p.name.endswith(TIMES))
+
+
+__all__ = ["WorkDir"]
