@@ -23,3 +23,13 @@ def _torch_threads():
     torch.set_num_threads(1)
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture(scope="session")
+def task_world(tmp_path_factory):
+    """One world (tinymodels.make_world) with a tiny model pretrained on it, for the task tests."""
+    from tinymodels import make_world, tiny_pretrained
+
+    work = make_world(tmp_path_factory.mktemp("tasks"))
+    tiny_pretrained(work)
+    return work

@@ -80,5 +80,48 @@ def test_bad_inputs_raise_clear_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(CaptionScorerError, match="no captions"):
         score_captions({}, {})
     monkeypatch.setenv("PATH", "/nonexistent")
-    with pytest.raises(CaptionScorerError, match="need Java"):
+    with pytest.raises(CaptionScorerError, match="needs Java"):
         score_captions(REFS, HYPS)
+    with pytest.raises(CaptionScorerError, match="needs Java"):
+        score_captions(REFS, HYPS, meteor=False)  # the Java tokenizer too
+    with pytest.raises(CaptionScorerError, match="tokenizer must be"):
+        score_captions(REFS, HYPS, tokenizer="spacy")
+    # without Java: the Python tokenizer, no METEOR
+    no_java = score_captions(REFS, HYPS, meteor=False, tokenizer="auto")
+    assert set(no_java) == set(METRIC_NAMES) - {"METEOR"}
+
+
+# Captions as they come: YouCook2's style, ASR narration of the built-in corpus, punctuation,
+# numbers, clitics, brackets, quotes, symbols.
+PTB_CASES = [
+    "spread margarine on two slices of white bread",
+    "Cook the bacon in a pan until crispy, then drain on paper towels.",
+    "Heat oil in a pan and fry the onions for 5-6 minutes.",
+    'Pour the batter into the greased 8" pan.',
+    "Let it rest for 10 min. Then slice it into 1/2 inch pieces!",
+    "The chef's knife isn't sharp; use the other one: it's better.",
+    "Combine 2 cups flour, 1 tsp. baking soda & 1/4 tsp salt.",
+    "Whisk the eggs (about 3) with milk.",
+    "Bake at 180°C for 25-30 minutes...",
+    "Don't forget to stir every 2 minutes -- otherwise it burns.",
+    "Add the tomatoes, they're juicy, and cook 'til soft.",
+    'Add 1,000 g of flour {sifted} and $5 worth of "fresh" herbs [optional]',
+    "She'll cut the onions/peppers, we're done? I'm sure they've said I'd cannot.",
+    "put the mixture in a 9x13 pan at 350°F e.g. for 20 min.",
+    "okay so we're gonna lift this like pink heart now, you know, and I can't wait",
+    "um so uh now let me show you how to cut the red star",
+]
+
+
+@pytest.mark.skipif(not java_available(), reason="the reference tokenizer is pycocoevalcap's Java one")
+def test_python_ptb_tokenizer_equals_pycocoevalcaps_java_one() -> None:
+    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+
+    from videobert.eval.ptb import tokenize_for_scoring
+
+    java = PTBTokenizer().tokenize({i: [{"caption": c}] for i, c in enumerate(PTB_CASES)})
+    for i, caption in enumerate(PTB_CASES):
+        assert tokenize_for_scoring(caption) == java[i][0], caption
+    refs = {i: [c] for i, c in enumerate(PTB_CASES)}
+    hyps = {i: PTB_CASES[(i + 1) % len(PTB_CASES)] for i in range(len(PTB_CASES))}
+    assert score_captions(refs, hyps, meteor=False, tokenizer="python") == score_captions(refs, hyps, meteor=False)

@@ -183,7 +183,7 @@ def test_mean_alignment_pooling_reads_the_masked_mean_of_final_states() -> None:
         padded["attention_mask"][0, -2:] = 0  # padding must change what the head reads
         assert not torch.allclose(model(**padded).pooled_output[0], out.pooled_output[0])
         # the tasks' top-layer copy pools the same way (retrieval scores use it)
-        from videobert.tasks.common import TopStack, lower_forward
+        from videobert.model.inference import TopStack, lower_forward
 
         for n_top in (0, 1, 2):
             hidden = lower_forward(model, {k: padded[k] for k in ("input_ids", "attention_mask", "token_type_ids")}, n_top)

@@ -7,22 +7,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from tinymodels import STEP_NOUNS, STEP_VERBS, STEP_WORDS, step_words_work, tiny_model
+from tinymodels import STEP_NOUNS, STEP_VERBS, STEP_WORDS, step_words_work, task_inputs, tiny_model
 
+from videobert.data.annotations import Segment
+from videobert.eval.baselines import nearest_neighbour_captions
 from videobert.eval.captions import java_available
 from videobert.model.modeling import VideoBertForPreTraining
+from videobert.tasks.base import TaskInputs
 from videobert.tasks.caption import (
     EOS,
     CaptionConfig,
     CaptionVocab,
     beam_decode,
-    caption_task,
+    caption,
     greedy_decode,
-    nearest_neighbour_captions,
     segment_features,
     train_decoder,
 )
-from videobert.tasks.common import Segment, load_annotations, load_segments
 from videobert.text.tokenizer import VideoBertTokenizer
 
 VERBS, NOUNS, V = STEP_VERBS, STEP_NOUNS, STEP_WORDS  # visual words: 2 per (verb, noun) pair
@@ -39,10 +40,8 @@ def tiny() -> tuple[VideoBertForPreTraining, VideoBertTokenizer]:
 
 
 @pytest.fixture(scope="module")
-def segments(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Segment], list[Segment]]:
-    work = make_work(tmp_path_factory.mktemp("cap"))
-    db = load_annotations(work / "annotations.json")
-    return work, load_segments(db, work, "training"), load_segments(db, work, "validation")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> TaskInputs:
+    return task_inputs(make_work(tmp_path_factory.mktemp("cap")))
 
 
 def test_template_features_match_the_tokenizer_layout(tiny) -> None:
@@ -112,19 +111,20 @@ def test_nearest_neighbour_caption_uses_bag_of_words() -> None:
 
 
 @pytest.mark.skipif(not java_available(), reason="coco-caption metrics need Java")
-def test_caption_task_learns_and_reports(tiny, segments) -> None:
+def test_caption_task_learns_and_reports(tiny, inputs) -> None:
     model, tok = tiny
-    work, train, val = segments
-    cfg = CaptionConfig(d_model=32, n_heads=2, steps=60, batch_size=32, lr=3e-3, warmup=10, beam=3, meteor=False, n_examples=6)
-    out = caption_task(model, tok, train, val, cfg, out_dir=work / "reports" / "caption")
-    assert out["n"] == len(val) == 16
-    info = out["training"]
+    cfg = CaptionConfig(d_model=32, n_heads=2, steps=60, train_batch_size=32, lr=3e-3, warmup=10, beam=3, meteor=False, n_examples=6)
+    out = caption(model, tok, inputs, cfg)
+    assert out.n == len(inputs.segments) == 16
+    info = out.details["training"]
     assert info["final_loss"] < 0.5 * info["first_loss"]
-    assert set(out["systems"]) == {"beam", "greedy", "nearest_neighbour"}
-    assert out["metrics"] == out["systems"]["beam"] and out["chance"] == out["systems"]["nearest_neighbour"]
+    systems = out.details["systems"]
+    assert set(systems) == {"beam", "greedy", "nearest_neighbour"} and "METEOR" not in out.metrics
+    assert out.metrics == systems["beam"] and out.baseline == systems["nearest_neighbour"]
+    assert out.baseline_name == "nearest-neighbour caption" and "notes" not in out.details
     # The task is learnable from the features: beam captions are mostly exactly right.
-    exact = np.mean([ex["pred"] == ex["truth"] for ex in out["examples"]])
+    exact = np.mean([ex["pred"] == ex["truth"] for ex in out.examples])
     assert exact >= 0.5
-    assert out["metrics"]["BLEU-1"] > 0.8 and out["metrics"]["CIDEr"] > 3.0
-    for ex in out["examples"]:
-        assert (work / "reports" / ex["image"]).is_file()
+    assert out.metrics["BLEU-1"] > 0.8 and out.metrics["CIDEr"] > 3.0
+    for ex in out.examples:
+        assert out.images[ex["image"]][:4] == b"\x89PNG"

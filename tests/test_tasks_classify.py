@@ -1,4 +1,4 @@
-"""Video classification (recipe_type) end to end on the tiny pretrained model of the zero-shot tests."""
+"""Video classification (recipe_type) end to end on the tiny pretrained model of ``task_world``."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 from sklearn import metrics as skm
-from test_tasks_zero_shot import RECIPE_NOUNS, one_thread, pretrained_world  # noqa: F401 (autouse fixture)
+from tinymodels import RECIPE_NOUNS, task_inputs
 
 from videobert.cli import main
 from videobert.errors import VideoBertError
+from videobert.model.loading import load_model
 from videobert.tasks.classify import (
     ClassifyConfig,
     _Cache,
@@ -19,50 +20,52 @@ from videobert.tasks.classify import (
     classify,
     video_items,
 )
-from videobert.tasks.common import load_annotations, load_checkpoint
+from videobert.workdir import WorkDir
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    work = pretrained_world(tmp_path_factory)
-    model, tok, _ = load_checkpoint(work)
-    db = load_annotations(work / "annotations.json")
-    train = video_items(db, work, "training", "recipe_type")
-    test = video_items(db, work, "validation", "recipe_type")
-    return work, model, tok, train, test
+def setup(task_world):
+    work = task_world
+    model, tok, _ = load_model(WorkDir(work).resolve_checkpoint())
+    inputs = task_inputs(work)
+    train = video_items(inputs.train_videos, "recipe_type")
+    return work, model, tok, train, inputs
 
 
 def test_items(setup):
-    _, _, _, train, test = setup
+    _, _, _, train, inputs = setup
+    test = video_items(inputs.videos, "recipe_type")
     assert len(train) == 24 and len(test) == 9
     assert {it.label for it in test} == set(RECIPE_NOUNS)
 
 
 def test_classify_cv_picks_best_and_beats_chance(setup):
-    _, model, tok, train, test = setup
+    _, model, tok, _, inputs = setup
     before = {k: v.clone() for k, v in model.state_dict().items()}
     grid = [
         {"mode": "finetune", "top_layers": 1, "lr": 1e-5, "epochs": 1},  # too little to learn
         {"mode": "finetune", "top_layers": 2, "lr": 3e-3, "epochs": 15},
         {"mode": "logreg", "C": 1.0},
     ]
-    r = classify(model, tok, train, test, ClassifyConfig(folds=3, grid=grid))
+    rep = classify(model, tok, inputs, ClassifyConfig(folds=3, grid=grid))
+    r = rep.details
     assert len(r["cv"]) == 3 and all(len(c["folds"]) == 3 for c in r["cv"])
     means = [c["mean_accuracy"] for c in r["cv"]]
     assert r["best"] == grid[int(np.argmax(means))]
-    assert r["metrics"]["cv_accuracy"] == pytest.approx(max(means))
-    assert r["chance"]["accuracy"] == pytest.approx(1 / 3)
+    assert rep.metrics["cv_accuracy"] == pytest.approx(max(means))
+    assert rep.baseline["accuracy"] == pytest.approx(1 / 3)
     # recipe types are visible in the visual words: well above chance
-    assert r["metrics"]["accuracy"] >= 2 * r["chance"]["accuracy"]
+    assert rep.metrics["accuracy"] >= 2 * rep.baseline["accuracy"]
     cm = np.array(r["confusion"])
-    assert cm.sum() == 9 and np.trace(cm) / 9 == pytest.approx(r["metrics"]["accuracy"])
+    assert cm.sum() == 9 and np.trace(cm) / 9 == pytest.approx(rep.metrics["accuracy"])
+    assert rep.figures == ["confusion.png"] and rep.images["confusion.png"][:4] == b"\x89PNG"
     # metrics agree with scikit-learn on the same predictions (rebuilt from the confusion matrix)
     y_true = np.repeat(np.arange(3), cm.sum(1))
     y_pred = np.concatenate([np.repeat(np.arange(3), row) for row in cm])
     p, rc, f, _ = skm.precision_recall_fscore_support(y_true, y_pred, average="macro", zero_division=0)
-    assert r["metrics"]["macro_precision"] == pytest.approx(p)
-    assert r["metrics"]["macro_recall"] == pytest.approx(rc)
-    assert r["metrics"]["macro_f1"] == pytest.approx(f)
+    assert rep.metrics["macro_precision"] == pytest.approx(p)
+    assert rep.metrics["macro_recall"] == pytest.approx(rc)
+    assert rep.metrics["macro_f1"] == pytest.approx(f)
     # the loaded model is untouched (fine-tuning works on copies)
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
@@ -90,7 +93,7 @@ def test_finetune_is_real(setup):
 def test_cli_classify(setup):
     work = setup[0]
     grid = '[{"mode": "logreg", "C": 0.5}, {"mode": "finetune", "top_layers": 1, "lr": 0.001, "epochs": 3}]'
-    assert main(["-q", "classify", str(work), "--set", "folds=2", "--set", f"grid={grid}"]) == 0
+    assert main(["-q", "classify", str(work), "folds=2", "--set", f"grid={grid}"]) == 0
     rep = json.loads((work / "reports" / "classify.json").read_text())
     assert rep["task"] == "classify" and rep["n"] == 9 and rep["n_train"] == 24
     assert set(rep["metrics"]) >= {"accuracy", "macro_precision", "macro_recall", "macro_f1", "cv_accuracy"}
@@ -99,6 +102,6 @@ def test_cli_classify(setup):
 
 
 def test_empty_grid(setup):
-    _, model, tok, train, test = setup
+    _, model, tok, _, inputs = setup
     with pytest.raises(VideoBertError, match="grid"):
-        classify(model, tok, train, test, ClassifyConfig(grid=[]))
+        classify(model, tok, inputs, ClassifyConfig(grid=[]))

@@ -1,8 +1,8 @@
-"""Forecasting, text-to-video, summarisation, frame strips and the generate CLI on a tiny model."""
+"""Forecasting, text-to-video, summarisation, frame strips and their CLI on a tiny model."""
 
 from __future__ import annotations
 
-import argparse
+import io
 import json
 from pathlib import Path
 
@@ -11,27 +11,27 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from tinymodels import STEP_NOUNS, STEP_VERBS, STEP_WORDS, step_words_work, tiny_model
+from tinymodels import STEP_NOUNS, STEP_VERBS, STEP_WORDS, step_words_work, task_inputs, tiny_model
 
+from videobert.cli import main
+from videobert.data.annotations import Video
+from videobert.model.inference import fill_visual_masks, next_visual_word_logits
 from videobert.model.modeling import VideoBertForPreTraining
-from videobert.tasks.common import load_annotations, load_segments, video_entries
-from videobert.tasks.forecast import ForecastConfig, forecast, forecast_task, next_word_logits
+from videobert.tasks.base import TaskInputs
+from videobert.tasks.forecast import ForecastConfig, forecast, forecast_next
 from videobert.tasks.strips import StripRow, grey_tile, render_strip, word_tiles
 from videobert.tasks.summarize import (
     SummarizeConfig,
+    load_summarize_inputs,
     narration_for,
     pick_diverse,
-    summarize_task,
+    summarize,
     summary_scores,
 )
-from videobert.tasks.text_to_video import (
-    TextToVideoConfig,
-    generate_visual_words,
-    overlap_scores,
-    text_to_video_task,
-)
+from videobert.tasks.text_to_video import TextToVideoConfig, overlap_scores, text_to_video
 from videobert.text.tokenizer import VideoBertTokenizer
 from videobert.utils.manifest import Manifest
+from videobert.workdir import WorkDir
 
 VERBS, NOUNS, V = STEP_VERBS, STEP_NOUNS, STEP_WORDS
 
@@ -73,8 +73,8 @@ def test_strip_uses_thumbnails_and_grey_tiles(tmp_path: Path) -> None:
     assert tiles[0].shape == (32, 32, 3) and tuple(tiles[0][16, 16]) == (255, 0, 0)
     assert np.array_equal(tiles[1], grey_tile("7", 32))
     assert tuple(tiles[1][1, 1]) == (150, 150, 150)
-    path = render_strip([StripRow("a", tiles, ["3", "7"]), StripRow("b", tiles[:1])], tmp_path / "s.png", tile_size=32)
-    img = np.asarray(Image.open(path).convert("RGB"))
+    png = render_strip([StripRow("a", tiles, ["3", "7"]), StripRow("b", tiles[:1])], tile_size=32)
+    img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
     assert img.shape[1] == 90 + 2 * 36 + 4  # label column + 2 tiles with padding
     assert (img[..., 0] == 255).sum() > 2 * 28 * 28  # both red tiles drawn
 
@@ -85,33 +85,37 @@ def test_strip_uses_thumbnails_and_grey_tiles(tmp_path: Path) -> None:
 def test_next_word_logits_equal_the_models_own_head(tiny) -> None:
     model, tok = tiny
     ctx = np.array([3, 4, 5])
-    ours = next_word_logits(model, [ctx, np.array([1])])
+    ours = next_visual_word_logits(model, tok, [ctx, np.array([1])])
     assert ours.shape == (2, V)
     voff = tok.visual_offset
     ids = [tok.cls_token_id, tok.video_sep_token_id, *(ctx + voff).tolist(), tok.mask_token_id, tok.sep_token_id]
     full = _full_logits(model, ids, [0, 0, 1, 1, 1, 1, 1])
     np.testing.assert_allclose(ours[0], full[5, voff:].numpy(), atol=1e-4)
-    steps = forecast(model, tok, ctx, steps=2, k=3)
+    steps = forecast_next(model, tok, ctx, steps=2, k=3)
     assert len(steps) == 2 and all(len(s) == 3 for s in steps)
     assert steps[0][0][0] == int(np.argmax(ours[0]))
     assert steps[0][0][1] >= steps[0][1][1] >= steps[0][2][1]
 
 
-def test_forecast_task_against_frequency_baseline(tiny, tmp_path: Path) -> None:
+def _videos(**words: list[int]) -> list[Video]:
+    return [Video(vid, {}, np.asarray(w, np.int32), np.zeros((len(w), 2))) for vid, w in words.items()]
+
+
+def test_forecast_task_against_frequency_baseline(tiny) -> None:
     model, tok = tiny
-    val = [("a", np.array([5, 5, 5, 5, 5, 5])), ("b", np.array([1, 2, 3, 4, 5, 6, 7]))]
-    train = [("t", np.array([5, 5, 5, 9, 9, 2]))]  # frequency order 5, 9, 2, ...
+    val = _videos(a=[5, 5, 5, 5, 5, 5], b=[1, 2, 3, 4, 5, 6, 7])
+    train = _videos(t=[5, 5, 5, 9, 9, 2])  # frequency order 5, 9, 2, ...
     cfg = ForecastConfig(k=2, min_context=2, n_examples=2, steps=2)
-    out = forecast_task(model, tok, val, train, cfg, out_dir=tmp_path / "forecast")
+    out = forecast(model, tok, TaskInputs(val, train, [], []), cfg)
     # positions: video a t=2..5 (4, all target 5), video b t=2..6 (5, targets 3..7)
-    assert out["n"] == 9
-    assert out["chance"]["top1"] == pytest.approx(5 / 9)  # target 5 at 4 positions of a + 1 of b
-    assert out["chance"]["top2"] == pytest.approx(5 / 9)  # 9 never occurs as a target
-    assert 0 <= out["metrics"]["top1"] <= out["metrics"]["top2"] <= 1
-    assert len(out["examples"]) == 2
-    for ex in out["examples"]:
+    assert out.n == 9
+    assert out.baseline["top1"] == pytest.approx(5 / 9)  # target 5 at 4 positions of a + 1 of b
+    assert out.baseline["top2"] == pytest.approx(5 / 9)  # 9 never occurs as a target
+    assert 0 <= out.metrics["top1"] <= out.metrics["top2"] <= 1
+    assert len(out.examples) == 2
+    for ex in out.examples:
         assert len(ex["pred"]) == 2 and len(ex["pred"][0]) == 2
-        assert (tmp_path / ex["image"]).is_file()
+        assert out.images[ex["image"]][:4] == b"\x89PNG"
 
 
 # ----------------------------------------------------------------------------------- text-to-video
@@ -119,7 +123,7 @@ def test_forecast_task_against_frequency_baseline(tiny, tmp_path: Path) -> None:
 
 def test_greedy_text_to_video_fills_masks_left_to_right(tiny) -> None:
     model, tok = tiny
-    out = generate_visual_words(model, tok, ["cut the onion", "boil the water please"], [2, 3])
+    out = fill_visual_masks(model, tok, ["cut the onion", "boil the water please"], [2, 3])
     assert [len(o) for o in out] == [2, 3]
     # Golden first step: arg-max of the model's own head at the first [MASK], visual range only.
     text = tok.encode_text("cut the onion")
@@ -131,8 +135,8 @@ def test_greedy_text_to_video_fills_masks_left_to_right(tiny) -> None:
     ids[len(text) + 2] = first + voff
     second = int(_full_logits(model, ids, types)[len(text) + 3, voff:].argmax())
     assert out[0][1] == second
-    s1 = generate_visual_words(model, tok, ["cut the onion"] * 3, 4, temperature=1.5, top_k=5, seed=3)
-    s2 = generate_visual_words(model, tok, ["cut the onion"] * 3, 4, temperature=1.5, top_k=5, seed=3)
+    s1 = fill_visual_masks(model, tok, ["cut the onion"] * 3, 4, temperature=1.5, top_k=5, seed=3)
+    s2 = fill_visual_masks(model, tok, ["cut the onion"] * 3, 4, temperature=1.5, top_k=5, seed=3)
     assert all(np.array_equal(a, b) for a, b in zip(s1, s2, strict=True))
     assert all(((a >= 0) & (a < V)).all() for a in s1)
 
@@ -145,13 +149,12 @@ def test_overlap_scores_by_hand() -> None:
 
 def test_text_to_video_task(tiny, work: Path) -> None:
     model, tok = tiny
-    db = load_annotations(work / "annotations.json")
-    val, train = load_segments(db, work, "validation"), load_segments(db, work, "training")
-    out = text_to_video_task(model, tok, val, train, TextToVideoConfig(n_words=4, n_examples=2), out_dir=work / "t2v")
-    assert out["n"] == len(val) == 12
-    for d in (out["metrics"], out["chance"]):
+    inputs = task_inputs(work)
+    out = text_to_video(model, tok, inputs, TextToVideoConfig(n_words=4, n_examples=2))
+    assert out.n == len(inputs.segments) == 12
+    for d in (out.metrics, out.baseline):
         assert set(d) == {"precision", "recall"} and all(0 <= v <= 1 for v in d.values())
-    assert all(len(ex["pred"]) <= 4 for ex in out["examples"])
+    assert len(out.examples) == 2 and all(len(ex["pred"]) <= 4 for ex in out.examples)
 
 
 # ---------------------------------------------------------------------------------------- summarize
@@ -181,62 +184,57 @@ def _write_video(path: Path, n_frames: int, fps: int = 4) -> None:
 
 def test_summarize_task_with_real_frames_and_transcript(tiny, work: Path) -> None:
     model, tok = tiny
-    db = load_annotations(work / "annotations.json")
-    videos = video_entries(db, work, "validation")
-    vid = videos[0][0]
+    videos = task_inputs(work).videos
+    vid = videos[0].video_id
     video_path = work / "videos" / f"{vid}.mp4"
     video_path.parent.mkdir(exist_ok=True)
-    n_clips = len(videos[0][2])
-    _write_video(video_path, n_frames=4 * n_clips)
+    _write_video(video_path, n_frames=4 * len(videos[0].words))
     (video_path.with_suffix(".srt")).write_text("1\n00:00:00,000 --> 00:00:02,000\nfirst we cut the onion\n")
     Manifest(work).append({"stage": "extract/s3d", "video_id": vid, "path": str(video_path), "status": "ok"})
-    narration = narration_for(work, [v[0] for v in videos], db)
-    assert narration[vid] == ["first we cut the onion"]  # the transcript beside the video wins
-    assert narration[videos[1][0]] == [a["sentence"] for a in db[videos[1][0]]["annotations"]]
     cfg = SummarizeConfig(k=3, n_examples=1, tile_size=32)
-    out = summarize_task(
-        model, tok, videos, narration, cfg, out_dir=work / "summarize", video_paths={vid: video_path}
-    )
-    assert out["n"] == 3
-    ex = out["examples"][0]
+    inputs = load_summarize_inputs(WorkDir(work), work / "annotations.json", cfg)
+    narration, db = inputs.narration, inputs.annotations
+    assert narration == narration_for(WorkDir(work), [v.video_id for v in videos], db)
+    assert narration[vid] == ["first we cut the onion"]  # the transcript beside the video wins
+    other = videos[1].video_id
+    assert narration[other] == [a["sentence"] for a in db[other]["annotations"]]
+    assert inputs.video_paths == {vid: video_path}
+    out = summarize(model, tok, inputs, cfg)
+    assert out.n == 3
+    ex = out.examples[0]
     clips = ex["clips"]
     assert len(clips) == 3 and all(b - a >= 2 for a, b in zip(clips, clips[1:], strict=False))
     assert ex["pred"] == "first we cut the onion"
-    img = np.asarray(Image.open(work / ex["image"]).convert("RGB")).astype(int)
+    img = np.asarray(Image.open(io.BytesIO(out.images[ex["image"]])).convert("RGB")).astype(int)
     # Real frames: the first chosen clip's tile has the red level of the frame at its midpoint.
     mid_frame = int(4 * (ex["times"][0][0] + ex["times"][0][1]) / 2)
     assert np.any(np.abs(img[..., 0] - min(10 * mid_frame, 250)) <= 12)
     for name in ("in_segment", "step_coverage"):
-        assert 0 <= out["metrics"][name] <= 1 and 0 <= out["chance"][name] <= 1
+        assert 0 <= out.metrics[name] <= 1 and 0 <= out.baseline[name] <= 1
     # 1 of every video's clips lies outside the steps: random picks are sometimes outside.
-    assert out["chance"]["in_segment"] < 1.0
+    assert out.baseline["in_segment"] < 1.0 and out.baseline_name == "random clips"
 
 
 # ------------------------------------------------------------------------------------------------ CLI
 
 
-def test_generate_cli_end_to_end(tiny, tmp_path: Path) -> None:
-    from videobert.commands import generate
-
+def test_task_cli_end_to_end(tiny, tmp_path: Path) -> None:
     model, tok = tiny
     work = make_work(tmp_path)
     ckpt = work / "checkpoints" / "step-3"
     model.save_pretrained(ckpt)
     tok.save_pretrained(ckpt)
     (work / "checkpoints" / "final.txt").write_text("step-3\n")
-    parser = argparse.ArgumentParser()
-    generate.register(parser.add_subparsers())
     runs = {
-        "forecast": ["k=3", "max_positions_per_video=5"],
+        "forecast": ["k=3", "--set", "max_positions_per_video=5"],
         "text-to-video": ["n_words=3"],
         "summarize": ["k=2"],
     }
     for task, overrides in runs.items():
-        args = parser.parse_args([task, str(work), *overrides])
-        assert args.func(args) == 0
+        assert main(["-q", task, str(work), *overrides]) == 0
         report = json.loads((work / "reports" / f"{task}.json").read_text())
         assert report["task"] == task and report["n"] > 0
-        assert set(report["metrics"]) == set(report["chance"])
+        assert set(report["metrics"]) == set(report["baseline"])
         assert report["checkpoint"].endswith("step-3")
         for ex in report["examples"]:
             assert (work / "reports" / ex["image"]).is_file()

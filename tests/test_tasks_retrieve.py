@@ -1,4 +1,4 @@
-"""Text <-> video retrieval end to end on the tiny pretrained model of the zero-shot tests."""
+"""Text <-> video retrieval end to end on the tiny pretrained model of ``task_world``."""
 
 from __future__ import annotations
 
@@ -7,19 +7,21 @@ import json
 import numpy as np
 import pytest
 import torch
-from test_tasks_zero_shot import one_thread, pretrained_world  # noqa: F401 (autouse fixture)
+from tinymodels import task_inputs
 
 from videobert.cli import main
-from videobert.tasks.common import encode, load_annotations, load_checkpoint, load_segments, pad_batch
+from videobert.model.inference import alignment_log_probs
+from videobert.model.loading import load_model
 from videobert.tasks.retrieve import RetrieveConfig, retrieve, score_matrix, select_segments
+from videobert.workdir import WorkDir
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    work = pretrained_world(tmp_path_factory)
-    model, tok, _ = load_checkpoint(work)
-    db = load_annotations(work / "annotations.json")
-    return work, model, tok, load_segments(db, work, "validation"), load_segments(db, work, "training")
+def setup(task_world):
+    work = task_world
+    model, tok, _ = load_model(WorkDir(work).resolve_checkpoint())
+    inputs = task_inputs(work)
+    return work, model, tok, inputs.segments, inputs.train_segments, inputs
 
 
 def test_select_segments(setup):
@@ -31,15 +33,18 @@ def test_select_segments(setup):
 
 def test_score_matrix_is_alignment_probability(setup):
     """Entry (i, j) = log P(aligned) of sentence i with segment j's visual words, row = text."""
-    _, model, tok, segs, _ = setup
+    _, model, tok, segs, _, _ = setup
     few = segs[:4]
     zs, ft = score_matrix(model, tok, few, RetrieveConfig(batch_size=5))
     assert zs.shape == (4, 4) and ft is None
-    for i, j in [(0, 0), (1, 3), (3, 2)]:
-        ids = encode(tok, tok.encode_text(few[i].sentence), few[j].visual_words, 64)
+    pairs = [(0, 0), (1, 3), (3, 2)]
+    encs = [tok.encode_pair(few[i].sentence, few[j].visual_words, 64, fit="subsample") for i, j in pairs]
+    batched = alignment_log_probs(model, tok, encs, batch_size=2)  # the model-level helper agrees
+    for (i, j), enc, lp in zip(pairs, encs, batched, strict=True):
         with torch.inference_mode():
-            logits = model(**pad_batch([ids], tok.pad_token_id)).alignment_logits[0].double()
+            logits = model(**tok.pad([enc])).alignment_logits[0].double()
         assert zs[i, j] == pytest.approx(float(torch.log_softmax(logits, -1)[1]), abs=1e-5)
+        assert lp == pytest.approx(zs[i, j], abs=1e-5)
     # with a fine-tuned scorer the zero-shot part is unchanged (split forward == full forward)
     from videobert.tasks.retrieve import finetune_alignment
 
@@ -50,13 +55,13 @@ def test_score_matrix_is_alignment_probability(setup):
 
 
 def test_retrieve_finetuned_beats_chance(setup):
-    _, model, tok, segs, train = setup
+    _, model, tok, segs, _, inputs = setup
     before = {k: v.clone() for k, v in model.state_dict().items()}
     cfg = RetrieveConfig(top_layers=2, epochs=30, lr=3e-3)
-    r = retrieve(model, tok, segs, cfg, train)
-    n = r["n"]
-    assert n == len({s.sentence for s in segs})
-    m, c = r["metrics"], r["chance"]
+    r = retrieve(model, tok, inputs, cfg)
+    n = r.n
+    assert n == len({s.sentence for s in segs}) and r.details["n_train"] == len(inputs.train_segments)
+    m, c = r.metrics, r.baseline
     assert c["zs_t2v_R@5"] == pytest.approx(5 / n) and c["ft_v2t_median_rank"] == pytest.approx((n + 1) / 2)
     for d in ("t2v", "v2t"):
         assert set(m) >= {f"zs_{d}_R@1", f"zs_{d}_R@10", f"ft_{d}_R@5", f"ft_{d}_median_rank"}
@@ -72,6 +77,10 @@ def test_cli_retrieve(setup):
     assert main(["-q", "retrieve", str(work), "--max-segments", "10", "--no-finetune"]) == 0
     rep = json.loads((work / "reports" / "retrieve.json").read_text())
     assert rep["task"] == "retrieve" and rep["n"] == 10
-    assert rep["chance"]["zs_t2v_R@1"] == pytest.approx(0.1)
+    assert rep["baseline"]["zs_t2v_R@1"] == pytest.approx(0.1)
     assert not any(k.startswith("ft_") for k in rep["metrics"])
-    assert {"video_id", "segment", "truth", "pred", "rank"} <= set(rep["examples"][0])
+    assert {"video_id", "segment", "query", "pred", "rank"} <= set(rep["examples"][0])
+    # the same settings as key=value items
+    assert main(["-q", "retrieve", str(work), "max_segments=10", "finetune=false"]) == 0
+    again = json.loads((work / "reports" / "retrieve.json").read_text())
+    assert again["metrics"] == rep["metrics"]

@@ -4,8 +4,10 @@ We call pycocoevalcap (PTB tokenizer, BLEU-1..4, METEOR 1.5, ROUGE-L, CIDEr-D-fr
 not re-implement any metric, so our numbers are the numbers a paper's evaluation script would give
 on the same captions. SPICE is not computed (it downloads Stanford models at first use).
 
-The PTB tokenizer and METEOR run Java (``java`` on ``PATH``); without it :func:`score_captions`
-raises :class:`CaptionScorerError` saying so (``.ci/run`` installs a JRE where one is missing).
+The PTB tokenizer and METEOR run Java (``java`` on ``PATH``; ``.ci/run`` installs a JRE where one
+is missing). Without Java, ``tokenizer="auto"`` tokenises with :mod:`videobert.eval.ptb` (a
+Python port of that tokenizer, checked token for token against it in the tests) so BLEU, ROUGE-L
+and CIDEr are still pycocoevalcap's; METEOR needs the JVM itself.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ def score_captions(
     refs: Mapping[Hashable, Sequence[str]],
     hyps: Mapping[Hashable, str],
     meteor: bool = True,
+    tokenizer: str = "java",
 ) -> dict[str, float]:
     """Corpus-level coco-caption scores of hypotheses against references.
 
@@ -48,6 +51,8 @@ def score_captions(
         refs: item id -> one or more reference captions (raw text; PTB-tokenised and lower-cased here).
         hyps: item id -> one generated caption; must have exactly the ids of ``refs``.
         meteor: compute METEOR (a Java process; a few seconds to start). When False, "METEOR" is absent.
+        tokenizer: ``"java"`` (pycocoevalcap's PTBTokenizer), ``"python"`` (:mod:`videobert.eval.ptb`)
+            or ``"auto"`` (Java when ``java`` is on PATH).
 
     Returns:
         ``{"BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr"}`` -> float, each on
@@ -58,13 +63,14 @@ def score_captions(
         CaptionScorerError: Java or pycocoevalcap missing, ids differ, no items, or an item
             without references.
     """
-    return score_caption_sets(refs, {"hyps": hyps}, meteor=meteor)["hyps"]
+    return score_caption_sets(refs, {"hyps": hyps}, meteor=meteor, tokenizer=tokenizer)["hyps"]
 
 
 def score_caption_sets(
     refs: Mapping[Hashable, Sequence[str]],
     systems: Mapping[str, Mapping[Hashable, str]],
     meteor: bool = True,
+    tokenizer: str = "java",
 ) -> dict[str, dict[str, float]]:
     """:func:`score_captions` for several systems on the same references, starting each JVM once.
 
@@ -86,17 +92,22 @@ def score_caption_sets(
     for key, rs in refs.items():
         if isinstance(rs, str) or len(rs) == 0:
             raise CaptionScorerError(f"item {key!r}: references must be a non-empty list of strings")
-    if not java_available():
+    if tokenizer not in ("java", "python", "auto"):
+        raise CaptionScorerError(f"tokenizer must be 'java', 'python' or 'auto', got {tokenizer!r}")
+    java = java_available()
+    if tokenizer == "auto":
+        tokenizer = "java" if java else "python"
+    if (meteor or tokenizer == "java") and not java:
         raise CaptionScorerError(
-            "caption metrics need Java (pycocoevalcap's PTB tokenizer and METEOR run a JVM) but no "
-            "'java' is on PATH; install a JRE (e.g. `apt-get install default-jre-headless`; .ci/run does it)"
+            f"{'METEOR' if meteor else 'the Java PTB tokenizer'} needs Java but no 'java' is on PATH; "
+            "install a JRE (e.g. `apt-get install default-jre-headless`) or score with meteor=False, "
+            "tokenizer='python'"
         )
     try:
         from pycocoevalcap.bleu.bleu import Bleu
         from pycocoevalcap.cider.cider import Cider
         from pycocoevalcap.meteor.meteor import Meteor
         from pycocoevalcap.rouge.rouge import Rouge
-        from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
     except ImportError as exc:  # pragma: no cover - dependency is declared
         raise CaptionScorerError(f"pycocoevalcap is not installed ({exc}); pip install pycocoevalcap") from exc
 
@@ -110,7 +121,7 @@ def score_caption_sets(
     }
     for s, name in enumerate(names):
         both.update({(s, i): [{"caption": _clean(systems[name][k])}] for i, k in enumerate(keys)})
-    tokenized = PTBTokenizer().tokenize(both)
+    tokenized = _tokenize(both, tokenizer)
     gts = {i: tokenized.get(("ref", i), []) for i in range(len(keys))}
     if any(len(gts[i]) != len(refs[k]) for i, k in enumerate(keys)):
         raise CaptionScorerError("pycocoevalcap's PTB tokenizer returned a different number of captions")
@@ -134,6 +145,18 @@ def score_caption_sets(
         if meteor_scorer is not None:
             _close_meteor(meteor_scorer)
     return out
+
+
+def _tokenize(captions: dict[Any, list[dict[str, str]]], tokenizer: str) -> dict[Any, list[str]]:
+    """pycocoevalcap's tokenizer output for ``{key: [{"caption": text}, ...]}``: with ``"java"`` its
+    PTBTokenizer (one JVM start), with ``"python"`` :func:`videobert.eval.ptb.tokenize_for_scoring`."""
+    if tokenizer == "java":
+        from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+
+        return PTBTokenizer().tokenize(captions)
+    from videobert.eval.ptb import tokenize_for_scoring
+
+    return {k: [tokenize_for_scoring(c["caption"]) for c in v] for k, v in captions.items()}
 
 
 def _close_meteor(scorer: object) -> None:

@@ -17,12 +17,10 @@ pycocoevalcap (:mod:`videobert.eval.captions`).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -31,34 +29,41 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from videobert.data.annotations import Segment
 from videobert.errors import VideoBertError
-from videobert.eval.captions import score_caption_sets
-from videobert.tasks.common import Segment, example_indices, load_segment_splits, seed_everything
-from videobert.tasks.forecast import pad_sequences, subsample_words, token_ids
-from videobert.tasks.strips import StripRow, report_strip_args, save_example_strip, word_tiles
+from videobert.eval.baselines import nearest_neighbour_captions
+from videobert.eval.captions import java_available, score_caption_sets
+from videobert.model.inference import batched, model_device
+from videobert.tasks.base import Task, TaskConfig, TaskInputs, TaskReport, register_task
+from videobert.tasks.strips import StripRow, render_strip, word_tiles
+from videobert.utils.arrays import evenly_spaced, subsample_evenly
+from videobert.utils.runtime import seed_everything, torch_threads
 
 log = logging.getLogger(__name__)
 
+TASK = "caption"
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
 N_SPECIAL = 4
 
 
 @dataclass
-class CaptionConfig:
-    """Settings of :func:`caption_task`.
+class CaptionConfig(TaskConfig):
+    """Settings of :func:`caption` (and those of :class:`TaskConfig`: the decoder trains on
+    ``train_subset``'s captions and captions ``subset``'s segments; ``batch_size`` is the
+    VideoBERT forward pass's).
 
     Attributes:
         template: text side of the feature template; each ``[MASK]`` gives one feature vector.
         max_length: VideoBERT sequence length for the features (video words evenly subsampled).
+        max_video_tokens: video tokens whose own final states are decoder memory slots (0: none).
         d_model, n_layers, n_heads, dropout: decoder size.
         max_caption_tokens: WordPiece tokens per caption (training truncation and decoding limit).
-        steps, batch_size, lr, weight_decay, warmup, label_smoothing: teacher-forcing training.
+        steps, train_batch_size, lr, weight_decay, warmup, label_smoothing: teacher-forcing training.
         beam: beam width of beam search; length_penalty: score / length ** length_penalty.
-        max_train_segments, max_eval_segments: caps (0: all); evaluation segments evenly spaced.
-        feature_batch_size: sequences per VideoBERT forward pass.
-        meteor: compute METEOR (starts a JVM).
-        n_examples: examples (with strips) in the report.
-        seed: RNG seed.
+        max_train_segments, max_segments: caps (0: all); evaluation segments evenly spaced.
+        meteor: compute METEOR (a JVM): None = when ``java`` is on PATH (otherwise the report's notes
+            say it was left out, and captions are tokenised by :mod:`videobert.eval.ptb`), True =
+            required (an error without Java), False = never.
     """
 
     template: str = "now let me show you how to [MASK] the [MASK]"
@@ -70,7 +75,7 @@ class CaptionConfig:
     dropout: float = 0.1
     max_caption_tokens: int = 20
     steps: int = 300
-    batch_size: int = 64
+    train_batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 0.01
     warmup: int = 50
@@ -78,28 +83,13 @@ class CaptionConfig:
     beam: int = 4
     length_penalty: float = 0.7
     max_train_segments: int = 0
-    max_eval_segments: int = 400
-    feature_batch_size: int = 128
-    meteor: bool = True
-    n_examples: int = 6
-    seed: int = 0
+    max_segments: int = 400
+    meteor: bool | None = None
 
 
 # ----------------------------------------------------------------------------------------------
 # features
 # ----------------------------------------------------------------------------------------------
-
-
-def template_ids(tokenizer: Any, template: str, mask_id: int) -> list[int]:
-    """WordPiece ids of ``template`` with ``[MASK]`` markers turned into ``mask_id``."""
-    pieces = template.split("[MASK]")
-    out: list[int] = []
-    for i, piece in enumerate(pieces):
-        if piece.strip():
-            out += [int(i) for i in tokenizer.encode_text(piece.strip())]
-        if i < len(pieces) - 1:
-            out.append(mask_id)
-    return out
 
 
 @torch.inference_mode()
@@ -124,62 +114,43 @@ def segment_features(
         states of the first K video tokens (evenly subsampled to K when longer), zero rows where a
         segment has fewer (the decoder sees a zero row as a constant "empty" slot).
     """
-    ids = token_ids(model)
     model.eval()
-    text = template_ids(tokenizer, template, ids["mask"])
-    n_masks = sum(1 for t in text if t == ids["mask"])
+    device = model_device(model)
+    text, _ = tokenizer.encode_template(template)
+    n_masks = sum(1 for t in text if t == tokenizer.mask_token_id)
     hidden_size = int(model.config.hidden_size)
     k = max(int(max_video_tokens), 0)
     out = np.zeros((len(visual_words), n_masks + 1 + k, hidden_size), dtype=np.float32)
-    starts = range(0, len(visual_words), batch_size)
-    for s in tqdm(starts, desc="caption features", disable=len(starts) < 4, leave=False):
-        chunk = list(range(s, min(s + batch_size, len(visual_words))))
-        seqs = [_template_sequence(text, visual_words[i], ids, max_length) for i in chunk]
-        batch = pad_sequences(seqs, ids["pad"])
+    encs = [tokenizer.encode_pair(text, w, max_length, fit="subsample") for w in visual_words]
+    for chunk, batch in batched(tokenizer, encs, batch_size, False, "caption features", device):
         hidden = model(**batch).last_hidden_state.float()  # (B, L, H)
-        is_mask = batch["input_ids"] == ids["mask"]  # (B, L)
+        is_mask = batch["input_ids"] == tokenizer.mask_token_id  # (B, L)
         # Video tokens: type 1 and real, minus the final [SEP].
         is_video = (
             (batch["token_type_ids"] == 1)
             & (batch["attention_mask"] == 1)
-            & (batch["input_ids"] != ids["sep"])
+            & (batch["input_ids"] != tokenizer.sep_token_id)
         )
         masks = hidden[is_mask].reshape(len(chunk), n_masks, hidden_size)  # (B*M, H) -> (B, M, H)
         vid = (hidden * is_video[..., None]).sum(dim=1) / is_video.sum(dim=1, keepdim=True).clamp(
             min=1
         )  # (B, H)
-        out[chunk, : n_masks + 1] = torch.cat([masks, vid[:, None, :]], dim=1).numpy()  # (B, M+1, H)
+        out[chunk, : n_masks + 1] = torch.cat([masks, vid[:, None, :]], dim=1).cpu().numpy()  # (B, M+1, H)
         for b, i in enumerate(chunk):
             states = hidden[b][is_video[b]]  # (k_i, H)
-            take = subsample_words(np.arange(len(states)), k)  # (<= K,)
-            out[i, n_masks + 1 : n_masks + 1 + len(take)] = states[torch.from_numpy(take)].numpy()
+            take = subsample_evenly(np.arange(len(states)), k)  # (<= K,)
+            out[i, n_masks + 1 : n_masks + 1 + len(take)] = states[torch.from_numpy(take)].cpu().numpy()
     return out
 
 
 def config_features(
     model: Any, tokenizer: Any, visual_words: Sequence[np.ndarray], cfg: CaptionConfig
 ) -> np.ndarray:
-    """:func:`segment_features` with ``cfg``'s template, max_length, feature_batch_size and
+    """:func:`segment_features` with ``cfg``'s template, max_length, batch_size and
     max_video_tokens: float32 (N, M + 1 + K, H)."""
     return segment_features(
-        model,
-        tokenizer,
-        visual_words,
-        cfg.template,
-        cfg.max_length,
-        cfg.feature_batch_size,
-        cfg.max_video_tokens,
+        model, tokenizer, visual_words, cfg.template, cfg.max_length, cfg.batch_size, cfg.max_video_tokens
     )
-
-
-def _template_sequence(
-    text: list[int], words: np.ndarray, ids: dict[str, int], max_length: int
-) -> tuple[list[int], list[int]]:
-    """``[CLS] text [>] video [SEP]`` ids and token types; the video evenly subsampled to fit."""
-    vis = subsample_words(np.asarray(words, dtype=np.int64), max(max_length - len(text) - 3, 1))
-    head = [ids["cls"], *text, ids["vsep"]]
-    tail = [int(w) + ids["voff"] for w in vis] + [ids["sep"]]
-    return head + tail, [0] * len(head) + [1] * len(tail)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -264,21 +235,6 @@ class CaptionDecoder(nn.Module):
         return self.out(self.norm(y))  # (B, t, vocab)
 
 
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """Run torch on one intra-op thread inside the block (restored after).
-
-    The decoder's ops are tiny (B x t x d_model with d_model ~128): splitting them across OpenMP
-    threads only adds synchronisation, which on a busy 2-core machine made training ~30x slower.
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def train_decoder(
     features: np.ndarray, targets: Sequence[list[int]], vocab_size: int, cfg: CaptionConfig
 ) -> tuple[CaptionDecoder, list[float]]:
@@ -313,7 +269,7 @@ def train_decoder(
     losses = []
     dec.train()
     for _ in tqdm(range(cfg.steps), desc="caption decoder", leave=False, disable=cfg.steps < 50):
-        idx = torch.randint(0, n, (min(cfg.batch_size, n),), generator=gen)
+        idx = torch.randint(0, n, (min(cfg.train_batch_size, n),), generator=gen)
         batch = tok[idx]  # (B, max_len)
         length = int((batch != PAD).sum(dim=1).max())
         batch = batch[:, :length]  # (B, max_len) -> (B, t)
@@ -438,7 +394,7 @@ class Captioner:
     def caption_features(self, tokenizer: Any, features: np.ndarray, beam: int | None = None) -> list[str]:
         """Captions of (N, M, H) features; ``beam`` <= 1 greedy, else beam search (default cfg.beam)."""
         beam = self.cfg.beam if beam is None else beam
-        with _one_thread():
+        with torch_threads(1):
             if beam <= 1:
                 local = greedy_decode(self.decoder, features, self.cfg.max_caption_tokens)
             else:
@@ -475,7 +431,7 @@ def train_captioner(
     pieces = [[int(i) for i in tokenizer.encode_text(s.sentence)] for s in segs]
     vocab = CaptionVocab([w for p in pieces for w in p])
     targets = [vocab.encode(p, cfg.max_caption_tokens) for p in pieces]
-    with _one_thread():
+    with torch_threads(1):
         dec, losses = train_decoder(feats, targets, len(vocab), cfg)
     tail = losses[-20:] or [float("nan")]
     info = {
@@ -496,51 +452,33 @@ def train_captioner(
     return Captioner(dec, vocab, cfg), info
 
 
-def bag_of_words(word_lists: Sequence[np.ndarray], num_words: int) -> np.ndarray:
-    """float32 (N, V) L2-normalised visual-word histograms."""
-    out = np.zeros((len(word_lists), num_words), dtype=np.float32)
-    for i, w in enumerate(word_lists):
-        np.add.at(out[i], np.asarray(w, dtype=np.int64), 1.0)
-    out /= np.linalg.norm(out, axis=1, keepdims=True).clip(min=1e-12)
-    return out
-
-
-def nearest_neighbour_captions(
-    train_segments: Sequence[Segment], segments: Sequence[Segment], num_words: int
-) -> list[str]:
-    """The baseline: each segment gets the caption of the training segment with the most similar
-    (cosine) bag of visual words."""
-    a = bag_of_words([s.visual_words for s in segments], num_words)  # (N, V)
-    b = bag_of_words([s.visual_words for s in train_segments], num_words)  # (M, V)
-    nn_idx = (a @ b.T).argmax(axis=1)  # (N,)
-    return [train_segments[int(j)].sentence for j in nn_idx]
-
-
-def caption_task(
-    model: Any,
-    tokenizer: Any,
-    train_segments: Sequence[Segment],
-    segments: Sequence[Segment],
-    cfg: CaptionConfig | None = None,
-    out_dir: str | os.PathLike[str] | None = None,
-    thumbs: dict[int, np.ndarray] | None = None,
-) -> dict[str, Any]:
-    """Train the decoder on ``train_segments``, caption ``segments``, score against their sentences.
+def caption(model: Any, tokenizer: Any, inputs: TaskInputs, cfg: CaptionConfig | None = None) -> TaskReport:
+    """Train the decoder on ``inputs.train_segments``, caption ``inputs.segments``, score against
+    their sentences with pycocoevalcap.
 
     Returns:
-        The report dict: ``metrics`` (beam search; BLEU-1..4, METEOR, ROUGE-L, CIDEr), ``chance``
-        (nearest-neighbour captions, same keys), ``systems`` {"beam", "greedy", "nearest_neighbour"}
-        with every system's metrics, ``n``, ``config``, ``training``, ``examples``.
+        the report: ``metrics`` (beam search; BLEU-1..4, METEOR when computed, ROUGE-L, CIDEr)
+        beside the nearest-neighbour captions' (same keys); ``details`` ``systems`` {"beam",
+        "greedy", "nearest_neighbour"} with every system's metrics, ``training`` and, when METEOR
+        was left out, ``notes`` saying why.
     """
     cfg = cfg or CaptionConfig()
-    captioner, info = train_captioner(model, tokenizer, train_segments, cfg)
-    train = [s for s in train_segments if s.sentence.strip() and len(s.visual_words)]
-    segs = [s for s in segments if s.sentence.strip() and len(s.visual_words)]
-    if cfg.max_eval_segments > 0 and len(segs) > cfg.max_eval_segments:
-        idx = np.linspace(0, len(segs) - 1, cfg.max_eval_segments).round().astype(np.int64)
-        segs = [segs[i] for i in idx]
+    meteor, notes = cfg.meteor, []
+    if meteor is None:
+        meteor = java_available()
+    if not java_available():
+        notes.append(
+            "no 'java' on PATH: METEOR not computed, and captions were tokenised by videobert.eval.ptb "
+            "(the Python port of pycocoevalcap's PTB tokenizer) instead of the Java one; install a JRE "
+            "(e.g. default-jre-headless) for the reference scorers"
+        )
+        log.warning("caption: %s", notes[-1])
+    captioner, info = train_captioner(model, tokenizer, inputs.train_segments, cfg)
+    train = [s for s in inputs.train_segments if s.sentence.strip() and len(s.visual_words)]
+    segs = [s for s in inputs.segments if s.sentence.strip() and len(s.visual_words)]
+    segs = [segs[i] for i in evenly_spaced(len(segs), cfg.max_segments or None)]
     if not segs:
-        raise VideoBertError("captioning needs validation segments with sentences and visual words")
+        raise VideoBertError(f"captioning needs {cfg.subset!r} segments with sentences and visual words")
     feats = config_features(model, tokenizer, [s.visual_words for s in segs], cfg)
     greedy = captioner.caption_features(tokenizer, feats, beam=1)
     beam = captioner.caption_features(tokenizer, feats, beam=cfg.beam)
@@ -554,50 +492,48 @@ def caption_task(
             "greedy": dict(zip(keys, greedy, strict=True)),
             "nearest_neighbour": dict(zip(keys, nn_caps, strict=True)),
         },
-        meteor=cfg.meteor,
+        meteor=bool(meteor),
+        tokenizer="auto",
     )
     log.info(
         "caption: CIDEr %.3f / BLEU-4 %.4f (beam), %.3f / %.4f (greedy), nearest neighbour %.3f / %.4f",
         systems["beam"]["CIDEr"], systems["beam"]["BLEU-4"], systems["greedy"]["CIDEr"],
         systems["greedy"]["BLEU-4"], systems["nearest_neighbour"]["CIDEr"], systems["nearest_neighbour"]["BLEU-4"],
     )  # fmt: skip
-    examples = []
-    for j, i in enumerate(example_indices(len(segs), cfg.n_examples)):
+    report = TaskReport(
+        task=TASK,
+        metrics=systems["beam"],
+        baseline=systems["nearest_neighbour"],
+        baseline_name="nearest-neighbour caption",
+        n=len(segs),
+        config=asdict(cfg),
+        details={"systems": systems, "training": info, **({"notes": notes} if notes else {})},
+    )
+    for j, i in enumerate(evenly_spaced(len(segs), cfg.n_examples)):
         s = segs[i]
-        ex: dict[str, Any] = {
-            "video_id": s.video_id,
-            "segment": [s.start, s.end],
-            "truth": s.sentence,
-            "pred": beam[i],
-            "greedy": greedy[i],
-            "nearest_neighbour": nn_caps[i],
-        }
-        if out_dir is not None:
-            words = s.visual_words[:8]
-            rows = [StripRow("video", word_tiles(words, thumbs or {}), [str(int(w)) for w in words])]
-            ex["image"] = save_example_strip(
-                rows, out_dir, f"caption_{j}.png", title=f"pred: {beam[i]} | truth: {s.sentence}"
-            )
-        examples.append(ex)
-    return {
-        "task": "caption",
-        "metrics": systems["beam"],
-        "chance": systems["nearest_neighbour"],
-        "systems": systems,
-        "n": len(segs),
-        "config": asdict(cfg),
-        "training": info,
-        "examples": examples,
-    }
+        words = s.visual_words[:8]
+        rows = [StripRow("video", word_tiles(words, inputs.thumbs), [str(int(w)) for w in words])]
+        name = f"caption_{j}.png"
+        report.images[name] = render_strip(rows, title=f"pred: {beam[i]} | truth: {s.sentence}")
+        report.examples.append(
+            {
+                "video_id": s.video_id,
+                "segment": [s.start, s.end],
+                "truth": s.sentence,
+                "pred": beam[i],
+                "greedy": greedy[i],
+                "nearest_neighbour": nn_caps[i],
+                "image": name,
+            }
+        )
+    return report
 
 
-def run_caption(
-    model: Any,
-    tokenizer: Any,
-    work: str | os.PathLike[str],
-    annotations: str | os.PathLike[str],
-    cfg: CaptionConfig | None = None,
-) -> dict[str, Any]:
-    """:func:`caption_task` on WORK's training/validation segments; strips under ``WORK/reports/caption/``."""
-    train, val = load_segment_splits(work, annotations, "training", "validation")
-    return caption_task(model, tokenizer, train, val, cfg, **report_strip_args(work, "caption"))
+register_task(
+    Task(
+        TASK,
+        "captioning: decoder on frozen VideoBERT features vs nearest-neighbour captions",
+        CaptionConfig,
+        caption,
+    )
+)

@@ -21,26 +21,20 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from videobert.data.annotations import Video
 from videobert.errors import VideoBertError
-from videobert.eval.metrics import precision_recall_f1
-from videobert.tasks.common import (
-    TopStack,
-    confusion_chart,
-    encode,
-    lower_forward,
-    pad_batch,
-    seed_everything,
-    torch_threads,
-)
+from videobert.eval.metrics import confusion_matrix, precision_recall_f1
+from videobert.model.inference import TopStack, lower_forward
+from videobert.tasks.base import Task, TaskConfig, TaskInputs, TaskReport, register_task
+from videobert.tasks.charts import confusion_chart
+from videobert.utils.runtime import seed_everything, torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -57,31 +51,27 @@ def _default_grid() -> list[dict[str, Any]]:
 
 
 @dataclass
-class ClassifyConfig:
-    """Settings of video classification.
+class ClassifyConfig(TaskConfig):
+    """Settings of video classification (and those of :class:`TaskConfig`: it cross-validates
+    and trains on ``train_subset`` and tests on ``subset``).
 
     Attributes:
         label_key: the annotation field of each video used as its class.
-        train_subset, test_subset: annotation subsets to train (with CV) and test on.
         max_length: tokens per video sequence (visual words subsampled to fit).
         folds: k of the k-fold cross-validation (< 2: no CV, the first grid entry is used).
         grid: hyper-parameter settings tried (see the module docstring).
-        batch_size: videos per batch of feature extraction and prediction.
         train_batch_size: videos per optimisation step when fine-tuning.
         train_threads: torch threads while fine-tuning (1 is fastest for small batches).
-        seed: seed of the fold split, initialisation and batch order.
     """
 
     label_key: str = "recipe_type"
-    train_subset: str = "training"
-    test_subset: str = "validation"
     max_length: int = 128
     folds: int = 3
     grid: list[dict[str, Any]] = field(default_factory=_default_grid)
     batch_size: int = 32
+    n_examples: int = 10
     train_batch_size: int = 8
     train_threads: int = 1
-    seed: int = 0
 
 
 @dataclass
@@ -97,8 +87,8 @@ class _Cache:
     """Frozen lower-layer outputs for every video: hidden float (N, L, H), attention_mask long (N, L)."""
 
     def __init__(self, model: Any, tokenizer: Any, items: list[VideoItem], n_top: int, cfg: ClassifyConfig) -> None:
-        seqs = [encode(tokenizer, None, it.visual_words, cfg.max_length) for it in items]
-        full = pad_batch(seqs, int(tokenizer.pad_token_id))  # pad all to one length L
+        encs = [tokenizer.encode_pair(None, it.visual_words, cfg.max_length, fit="subsample") for it in items]
+        full = tokenizer.pad(encs)  # pad all to one length L
         hs = []
         model.eval()
         steps = range(0, len(items), cfg.batch_size)
@@ -115,7 +105,7 @@ class VideoClassifier(torch.nn.Module):
 
     def __init__(self, model: Any, n_top: int, n_classes: int) -> None:
         super().__init__()
-        self.top = TopStack(model, n_top, copy=True)
+        self.top = TopStack(model, n_top, copy_weights=True)
         hidden = int(model.config.hidden_size)
         self.dropout = torch.nn.Dropout(float(getattr(model.config, "hidden_dropout_prob", 0.1)))
         self.head = torch.nn.Linear(hidden, n_classes)
@@ -172,7 +162,7 @@ def _predict_finetune(clf: VideoClassifier, cache: _Cache, idx: np.ndarray, batc
 
 
 def _pooled(model: Any, cache: _Cache) -> np.ndarray:
-    top = TopStack(model, 0, copy=False)
+    top = TopStack(model, 0, copy_weights=False)
     with torch.inference_mode():
         return top(cache.hidden, cache.mask)[1].double().numpy()  # (N, H)
 
@@ -217,28 +207,35 @@ def _folds(y: np.ndarray, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarra
     return [(tr, te) for tr, te in split]
 
 
-def classify(
-    model: Any,
-    tokenizer: Any,
-    train: list[VideoItem],
-    test: list[VideoItem],
-    cfg: ClassifyConfig | None = None,
-    out_dir: str | os.PathLike[str] | None = None,
-) -> dict[str, Any]:
-    """Cross-validate the grid on ``train``, refit the best setting, test on ``test``.
+def video_items(videos: list[Video], label_key: str) -> list[VideoItem]:
+    """The videos that have visual words and a ``label_key`` label in their annotation entry."""
+    return [
+        VideoItem(v.video_id, v.words, str(v.entry[label_key]))
+        for v in videos
+        if v.entry.get(label_key) is not None and len(v.words)
+    ]
+
+
+def classify(model: Any, tokenizer: Any, inputs: TaskInputs, cfg: ClassifyConfig | None = None) -> TaskReport:
+    """Cross-validate the grid on the training videos, refit the best setting, test on the
+    evaluated ones (``inputs.train_videos`` / ``inputs.videos``, classes from ``cfg.label_key``).
 
     Returns:
-        the report dict: ``metrics`` (accuracy, macro_precision, macro_recall, macro_f1 on the
-        test videos, and ``cv_accuracy`` of the chosen setting), ``chance``, ``majority``, ``n``,
-        ``best`` (the chosen setting), ``cv`` (mean/std accuracy of every setting), ``classes``,
-        ``confusion``, ``per_class``, ``config``, ``examples``. A confusion-matrix PNG is written
-        to ``out_dir/confusion.png`` when ``out_dir`` is given.
+        the report: ``metrics`` accuracy, macro_precision, macro_recall, macro_f1 on the test videos
+        and ``cv_accuracy`` of the chosen setting, beside chance (1/n_classes); ``details``
+        ``majority``, ``n_train``, ``best`` (the chosen setting), ``cv`` (mean/std accuracy of every
+        setting), ``classes``, ``confusion``, ``per_class``; the confusion matrix as a figure.
     """
     cfg = cfg or ClassifyConfig()
+    train = video_items(inputs.train_videos, cfg.label_key)
+    test = video_items(inputs.videos, cfg.label_key)
     if not cfg.grid:
         raise VideoBertError("classify: the hyper-parameter grid is empty")
     if len(train) < 2 or not test:
-        raise VideoBertError(f"classify: need >= 2 training and >= 1 test videos, got {len(train)} and {len(test)}")
+        raise VideoBertError(
+            f"classify: need >= 2 {cfg.train_subset!r} and >= 1 {cfg.subset!r} videos with visual words "
+            f"and a {cfg.label_key!r} label, got {len(train)} and {len(test)}"
+        )
     classes = sorted({it.label for it in train} | {it.label for it in test})
     index = {c: i for i, c in enumerate(classes)}
     items = train + test
@@ -256,7 +253,14 @@ def classify(
             for f_tr, f_te in folds:
                 pred = _fit_predict(model, caches, tr_all[f_tr], tr_all[f_te], y, len(classes), setting, cfg)
                 accs.append(float(np.mean(pred == y[tr_all[f_te]])))
-            cv.append({"setting": setting, "mean_accuracy": float(np.mean(accs)), "std_accuracy": float(np.std(accs)), "folds": accs})
+            cv.append(
+                {
+                    "setting": setting,
+                    "mean_accuracy": float(np.mean(accs)),
+                    "std_accuracy": float(np.std(accs)),
+                    "folds": accs,
+                }
+            )
             log.info("classify CV %s: %.3f +- %.3f", setting, np.mean(accs), np.std(accs))
         best_i = int(np.argmax([c["mean_accuracy"] for c in cv]))  # first best on ties
     else:
@@ -265,51 +269,43 @@ def classify(
     pred = _fit_predict(model, caches, tr_all, te_all, y, len(classes), best, cfg)
     truth = y[te_all]
     prf = precision_recall_f1(truth, pred, len(classes))
-    from videobert.eval.metrics import confusion_matrix
-
     cm = confusion_matrix(truth, pred, len(classes))
     metrics = {k: float(prf[k]) for k in ("accuracy", "macro_precision", "macro_recall", "macro_f1")}
     if cv:
         metrics["cv_accuracy"] = cv[best_i]["mean_accuracy"]
     majority = float(np.bincount(truth, minlength=len(classes)).max() / len(truth))
     uniform = 1.0 / len(classes)
-    chance = {"accuracy": uniform, "macro_precision": uniform, "macro_recall": uniform, "macro_f1": uniform, "cv_accuracy": uniform}
-    if out_dir is not None:
-        confusion_chart(cm, classes, f"classify: {cfg.label_key} (test accuracy {metrics['accuracy']:.2f})", Path(out_dir) / "confusion.png")
+    chance = {k: uniform for k in metrics}
+    images = {
+        "confusion.png": confusion_chart(
+            cm, classes, f"classify: {cfg.label_key} (test accuracy {metrics['accuracy']:.2f})"
+        )
+    }
     examples = [
-        {
-            "video_id": test[i].video_id,
-            "truth": test[i].label,
-            "pred": classes[int(pred[i])],
-            **({"image": f"{TASK}/confusion.png"} if out_dir is not None else {}),
-        }
-        for i in range(min(10, len(test)))
+        {"video_id": test[i].video_id, "truth": test[i].label, "pred": classes[int(pred[i])]}
+        for i in range(min(cfg.n_examples, len(test)))
     ]
     log.info("classify: best %s, test %s", best, {k: round(v, 3) for k, v in metrics.items()})
-    return {
-        "task": TASK,
-        "metrics": metrics,
-        "chance": chance,
-        "majority": {"accuracy": majority},
-        "n": len(test),
-        "n_train": len(train),
-        "best": best,
-        "cv": cv,
-        "classes": classes,
-        "confusion": cm.tolist(),
-        "per_class": {k: prf[k] for k in ("precision", "recall", "f1", "support")},
-        "config": asdict(cfg),
-        "examples": examples,
-    }
+    return TaskReport(
+        task=TASK,
+        metrics=metrics,
+        baseline=chance,
+        baseline_name="chance",
+        n=len(test),
+        config=asdict(cfg),
+        examples=examples,
+        images=images,
+        figures=list(images),
+        details={
+            "majority": {"accuracy": majority},
+            "n_train": len(train),
+            "best": best,
+            "cv": cv,
+            "classes": classes,
+            "confusion": cm.tolist(),
+            "per_class": {k: prf[k] for k in ("precision", "recall", "f1", "support")},
+        },
+    )
 
 
-def video_items(db: dict[str, dict[str, Any]], work: str | os.PathLike[str], subset: str, label_key: str) -> list[VideoItem]:
-    """The videos of ``subset`` that have visual words and a ``label_key`` label."""
-    from videobert.tasks.common import video_entries
-
-    out = []
-    for vid, entry, words, _ in video_entries(db, work, subset):
-        if entry.get(label_key) is None or len(words) == 0:
-            continue
-        out.append(VideoItem(vid, words, str(entry[label_key])))
-    return out
+register_task(Task(TASK, "video classification (recipe_type), k-fold CV over a grid", ClassifyConfig, classify))

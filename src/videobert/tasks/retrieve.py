@@ -26,17 +26,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from videobert.data.annotations import Segment
 from videobert.errors import VideoBertError
 from videobert.eval.metrics import retrieval_chance, retrieval_metrics, topk_predictions
-from videobert.tasks.common import (
-    Segment,
-    TopStack,
-    encode,
-    lower_forward,
-    pad_batch,
-    seed_everything,
-    torch_threads,
-)
+from videobert.model.inference import TopStack, batched, lower_forward
+from videobert.tasks.base import Task, TaskConfig, TaskInputs, TaskReport, register_task
+from videobert.utils.arrays import evenly_spaced
+from videobert.utils.runtime import seed_everything, torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -44,30 +40,27 @@ TASK = "retrieve"
 
 
 @dataclass
-class RetrieveConfig:
-    """Settings of retrieval.
+class RetrieveConfig(TaskConfig):
+    """Settings of retrieval (and those of :class:`TaskConfig`: it fine-tunes on
+    ``train_subset``'s segments and evaluates ``subset``'s).
 
     Attributes:
-        subset: annotation subset evaluated; train_subset: the one fine-tuned on.
         max_segments: N, the number of evaluation segments (evenly chosen), N^2 pairs scored.
         unique_sentences: keep one segment per distinct sentence (unambiguous queries).
         max_length: tokens per pair (visual words subsampled to fit).
-        batch_size: pairs per forward pass.
         finetune: also fine-tune and re-evaluate.
         top_layers: encoder layers fine-tuned (plus the pooler and the alignment head).
         epochs, lr, train_batch_size: fine-tuning budget.
         train_threads: torch threads while fine-tuning (1 is fastest for small batches).
         max_train_segments: cap on training segments (each gives one positive and one negative).
         ks: the K of each R@K.
-        seed: sampling and initialisation seed.
     """
 
-    subset: str = "validation"
-    train_subset: str = "training"
     max_segments: int = 64
     unique_sentences: bool = True
     max_length: int = 64
     batch_size: int = 256
+    n_examples: int = 10
     finetune: bool = True
     top_layers: int = 2
     epochs: int = 15
@@ -76,7 +69,6 @@ class RetrieveConfig:
     train_threads: int = 1
     max_train_segments: int = 600
     ks: tuple[int, ...] = (1, 5, 10)
-    seed: int = 0
 
 
 class AlignmentScorer(torch.nn.Module):
@@ -84,7 +76,7 @@ class AlignmentScorer(torch.nn.Module):
 
     def __init__(self, model: Any, n_top: int, copy_weights: bool = True) -> None:
         super().__init__()
-        self.top = TopStack(model, n_top, copy=copy_weights)
+        self.top = TopStack(model, n_top, copy_weights=copy_weights)
         self.alignment = copy.deepcopy(model.cls.alignment) if copy_weights else model.cls.alignment
 
     def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -104,15 +96,12 @@ def select_segments(segments: list[Segment], cfg: RetrieveConfig) -> list[Segmen
                 seen.add(key)
                 uniq.append(s)
         segments = uniq
-    if len(segments) > cfg.max_segments:
-        keep = np.linspace(0, len(segments) - 1, cfg.max_segments).round().astype(int)
-        segments = [segments[i] for i in keep]
-    return segments
+    return [segments[i] for i in evenly_spaced(len(segments), cfg.max_segments)]
 
 
 def _training_pairs(
     tokenizer: Any, segments: list[Segment], cfg: RetrieveConfig
-) -> tuple[list[tuple[list[int], list[int]]], np.ndarray]:
+) -> tuple[list[dict[str, list[int]]], np.ndarray]:
     rng = np.random.default_rng(cfg.seed)
     if len(segments) > cfg.max_train_segments:
         segments = [segments[i] for i in sorted(rng.choice(len(segments), cfg.max_train_segments, replace=False))]
@@ -122,7 +111,7 @@ def _training_pairs(
     seqs, labels = [], []
     for i, s in enumerate(segments):
         text = tokenizer.encode_text(s.sentence)
-        seqs.append(encode(tokenizer, text, s.visual_words, cfg.max_length))
+        seqs.append(tokenizer.encode_pair(text, s.visual_words, cfg.max_length, fit="subsample"))
         labels.append(1)
         same = [j for j in by_video[s.video_id] if j != i and segments[j].sentence != s.sentence]
         if same and rng.random() < 0.5:
@@ -131,7 +120,7 @@ def _training_pairs(
             j = int(rng.integers(len(segments)))
             while len(segments) > 1 and segments[j].sentence == s.sentence:
                 j = int(rng.integers(len(segments)))
-        seqs.append(encode(tokenizer, text, segments[j].visual_words, cfg.max_length))
+        seqs.append(tokenizer.encode_pair(text, segments[j].visual_words, cfg.max_length, fit="subsample"))
         labels.append(0)
     return seqs, np.asarray(labels, dtype=np.int64)
 
@@ -140,13 +129,10 @@ def finetune_alignment(model: Any, tokenizer: Any, train_segments: list[Segment]
     """Fine-tune a copy of the top layers + alignment head on positive / negative training pairs."""
     seed_everything(cfg.seed)
     seqs, labels = _training_pairs(tokenizer, train_segments, cfg)
-    order = np.argsort([len(s[0]) for s in seqs], kind="stable")  # bucket by length
     batches = []
     model.eval()
     with torch.no_grad():  # not inference_mode: the cached states feed autograd later
-        for b0 in range(0, len(order), cfg.train_batch_size):
-            idx = order[b0 : b0 + cfg.train_batch_size]
-            batch = pad_batch([seqs[i] for i in idx], int(tokenizer.pad_token_id))
+        for idx, batch in batched(tokenizer, seqs, cfg.train_batch_size, sort_by_length=True):
             hidden = lower_forward(model, batch, cfg.top_layers).float()  # (B, L, H)
             batches.append((hidden, batch["attention_mask"].clone(), torch.as_tensor(labels[idx])))
     scorer = AlignmentScorer(model, cfg.top_layers)
@@ -181,18 +167,14 @@ def score_matrix(
     n = len(segments)
     texts = [tokenizer.encode_text(s.sentence) for s in segments]
     pairs = [(i, j) for i in range(n) for j in range(n)]
-    seqs = [encode(tokenizer, texts[i], segments[j].visual_words, cfg.max_length) for i, j in pairs]
-    order = np.argsort([len(s[0]) for s in seqs], kind="stable")
+    seqs = [tokenizer.encode_pair(texts[i], segments[j].visual_words, cfg.max_length, fit="subsample") for i, j in pairs]
     zs = np.empty(len(pairs))
     ft = np.empty(len(pairs)) if finetuned is not None else None
     n_top = cfg.top_layers if finetuned is not None else 0
     zs_scorer = AlignmentScorer(model, n_top, copy_weights=False)  # the model's own modules
     model.eval()
-    steps = range(0, len(pairs), cfg.batch_size)
     with torch.inference_mode():
-        for b0 in tqdm(steps, desc=f"retrieve scoring {n}x{n}", disable=len(steps) < 4, leave=False):
-            idx = order[b0 : b0 + cfg.batch_size]
-            batch = pad_batch([seqs[i] for i in idx], int(tokenizer.pad_token_id))
+        for idx, batch in batched(tokenizer, seqs, cfg.batch_size, True, f"retrieve scoring {n}x{n}"):
             hidden = lower_forward(model, batch, n_top)  # (B, L, H)
             zs[idx] = torch.log_softmax(zs_scorer(hidden, batch["attention_mask"]).float(), -1)[:, 1].double().numpy()
             if finetuned is not None and ft is not None:
@@ -202,28 +184,24 @@ def score_matrix(
     return zs_m, None if ft is None else ft.reshape(n, n)  # (N*N,) -> (N, N)
 
 
-def retrieve(
-    model: Any,
-    tokenizer: Any,
-    segments: list[Segment],
-    cfg: RetrieveConfig | None = None,
-    train_segments: list[Segment] | None = None,
-) -> dict[str, Any]:
-    """Zero-shot (and, with ``train_segments`` and ``cfg.finetune``, fine-tuned) retrieval metrics.
+def retrieve(model: Any, tokenizer: Any, inputs: TaskInputs, cfg: RetrieveConfig | None = None) -> TaskReport:
+    """Zero-shot (and, with ``cfg.finetune`` and training segments, fine-tuned) retrieval between
+    the sentences and the clips of ``inputs.segments``.
 
     Returns:
-        the report dict: ``metrics`` with ``zs_<dir>_R@K``, ``zs_<dir>_median_rank`` (and ``ft_...``)
-        for dir in t2v / v2t, ``chance`` (same keys), ``n``, ``config``, ``examples``.
+        the report: ``metrics`` ``zs_<dir>_R@K`` and ``zs_<dir>_median_rank`` (and ``ft_...``) for
+        dir in t2v / v2t, beside chance (K/N, (N+1)/2); ``details`` ``n_train``.
     """
     cfg = cfg or RetrieveConfig()
-    segs = select_segments(segments, cfg)
+    segs = select_segments(inputs.segments, cfg)
     if len(segs) < 2:
-        raise VideoBertError(f"retrieve: need >= 2 evaluation segments, got {len(segs)}")
+        raise VideoBertError(f"retrieve: need >= 2 {cfg.subset!r} segments with distinct sentences, got {len(segs)}")
     scorer = None
+    train_segments = inputs.train_segments
     if cfg.finetune and train_segments:
         scorer = finetune_alignment(model, tokenizer, train_segments, cfg)
     elif cfg.finetune:
-        log.warning("retrieve: no training segments; skipping fine-tuning")
+        log.warning("retrieve: no %r segments; skipping fine-tuning", cfg.train_subset)
     zs, ft = score_matrix(model, tokenizer, segs, cfg, scorer)
     metrics: dict[str, float] = {}
     chance: dict[str, float] = {}
@@ -237,25 +215,29 @@ def retrieve(
     best = ft if ft is not None else zs
     top = topk_predictions(best, 3)
     examples = []
-    for i in np.linspace(0, len(segs) - 1, min(10, len(segs))).round().astype(int):
+    for i in evenly_spaced(len(segs), cfg.n_examples):
+        j = int(top[i, 0])
         examples.append(
             {
                 "video_id": segs[i].video_id,
                 "segment": [segs[i].start, segs[i].end],
-                "truth": segs[i].sentence,
                 "query": segs[i].sentence,
-                "pred": f"{segs[int(top[i, 0])].video_id} [{segs[int(top[i, 0])].start:g}, {segs[int(top[i, 0])].end:g}]",
-                "pred_sentence": segs[int(top[i, 0])].sentence,
+                "pred": f"{segs[j].video_id} [{segs[j].start:g}, {segs[j].end:g}]",
+                "pred_sentence": segs[j].sentence,
                 "rank": int(1 + (best[i] > best[i, i]).sum() + (best[i] == best[i, i]).sum() - 1),
             }
         )
     log.info("retrieve on %d segments: %s", len(segs), {k: round(v, 3) for k, v in metrics.items()})
-    return {
-        "task": TASK,
-        "metrics": metrics,
-        "chance": chance,
-        "n": len(segs),
-        "n_train": len(train_segments or []),
-        "config": asdict(cfg),
-        "examples": examples,
-    }
+    return TaskReport(
+        task=TASK,
+        metrics=metrics,
+        baseline=chance,
+        baseline_name="chance",
+        n=len(segs),
+        config=asdict(cfg),
+        examples=examples,
+        details={"n_train": len(train_segments) if scorer is not None else 0},
+    )
+
+
+register_task(Task(TASK, "text<->video retrieval, zero-shot and fine-tuned", RetrieveConfig, retrieve))

@@ -1,9 +1,10 @@
 """Frame strips: rows of image tiles (visual-word thumbnails or real frames) saved as one PNG.
 
 A strip is a list of rows; each row has a label (drawn at its left) and tiles, each tile an
-``(H, W, 3) uint8`` image with an optional caption under it. Forecasts, text-to-video results and
-summaries are shown this way. Visual words are drawn with the gallery's nearest frame
-(``WORK/gallery/thumbs.npz``); a word without a thumbnail gets a grey tile showing its id.
+``(H, W, 3) uint8`` image with an optional caption under it. Forecasts, text-to-video results,
+captions and summaries are shown this way (as PNG bytes in their task's report). Visual words are
+drawn with the gallery's nearest frame (``WORK/gallery/thumbs.npz``); a word without a thumbnail
+gets a grey tile showing its id.
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from videobert.utils.io import atomic_write_with
+from videobert.errors import VideoBertError
+from videobert.utils.images import png_bytes
 
 log = logging.getLogger(__name__)
 
@@ -36,35 +36,15 @@ class StripRow:
 
 
 def load_thumbnails(work: str | os.PathLike[str]) -> dict[int, np.ndarray]:
-    """``visual word id -> (H, W, 3) uint8`` nearest frame, from the gallery stage; ``{}`` if absent.
+    """``visual word id -> (H, W, 3) uint8`` nearest frame, from the gallery stage; ``{}`` if absent
+    (words are then drawn as grey tiles)."""
+    from videobert.vocab.gallery import load_word_thumbnails
 
-    Uses ``videobert.vocab.gallery.load_word_thumbnails`` when that module exists, else reads
-    ``WORK/gallery/thumbs.npz`` (arrays ``words`` int32 (n,), ``frames`` uint8 (n, H, W, 3)).
-    """
     try:
-        from videobert.vocab.gallery import load_word_thumbnails  # type: ignore[import-not-found]
-    except ImportError:
-        load_word_thumbnails = None
-    if load_word_thumbnails is not None:
-        try:
-            return {int(k): np.asarray(v, dtype=np.uint8) for k, v in load_word_thumbnails(work).items()}
-        except Exception as exc:  # a missing gallery is not fatal: tiles fall back to grey
-            log.warning("no visual-word thumbnails (%s); words are drawn as grey tiles", exc)
-            return {}
-    path = Path(work) / "gallery" / "thumbs.npz"
-    if not path.is_file():
-        log.warning("%s not found; visual words are drawn as grey tiles", path)
+        return {int(k): np.asarray(v, dtype=np.uint8) for k, v in load_word_thumbnails(work).items()}
+    except VideoBertError as exc:  # a missing gallery is not fatal: tiles fall back to grey
+        log.info("no visual-word thumbnails (%s); words are drawn as grey tiles", exc)
         return {}
-    with np.load(path, allow_pickle=False) as data:
-        words = data["words"].astype(np.int64)  # (n,)
-        frames = data["frames"].astype(np.uint8)  # (n, H, W, 3)
-    return {int(w): frames[i] for i, w in enumerate(words)}
-
-
-def report_strip_args(work: str | os.PathLike[str], task: str) -> dict[str, Any]:
-    """``out_dir`` (``WORK/reports/<task>``) and ``thumbs`` (:func:`load_thumbnails`) keyword
-    arguments for a task function that draws strips."""
-    return {"out_dir": Path(work) / "reports" / task, "thumbs": load_thumbnails(work)}
 
 
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
@@ -114,12 +94,11 @@ def word_tiles(
 
 def render_strip(
     rows: Sequence[StripRow],
-    path: str | os.PathLike[str],
     tile_size: int = 64,
     title: str | None = None,
     label_width: int = 90,
-) -> Path:
-    """Draw ``rows`` as one PNG at ``path`` (written atomically) and return the path.
+) -> bytes:
+    """Draw ``rows`` as one picture; returns its PNG bytes.
 
     Each tile is drawn at ``tile_size`` x ``tile_size`` pixels with its caption (if any) below.
     """
@@ -149,17 +128,7 @@ def render_strip(
                     fill=(40, 40, 40),
                     font=small,
                 )
-    path = Path(path)
-    atomic_write_with(path, lambda tmp: img.save(tmp, format="PNG"))
-    return path
-
-
-def save_example_strip(
-    rows: Sequence[StripRow], out_dir: str | os.PathLike[str], name: str, title: str | None = None
-) -> str:
-    """:func:`render_strip` to ``out_dir/name``; returns the report-relative image path ``"<out_dir's name>/<name>"``."""
-    path = render_strip(rows, Path(out_dir) / name, title=title)
-    return f"{Path(out_dir).name}/{path.name}"
+    return png_bytes(img)
 
 
 def _ellipsis(text: str, n: int) -> str:

@@ -25,20 +25,25 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
-from videobert.tasks.common import load_annotations, video_entries
-from videobert.tasks.forecast import pad_sequences
-from videobert.tasks.strips import StripRow, fit_tile, load_thumbnails, render_strip, word_tiles
-from videobert.utils.manifest import Manifest
+from videobert.data.annotations import Database
+from videobert.errors import VideoBertError
+from videobert.model.inference import alignment_log_probs
+from videobert.tasks.base import Task, TaskConfig, TaskInputs, TaskReport, load_task_inputs, register_task
+from videobert.tasks.strips import StripRow, fit_tile, render_strip, word_tiles
+from videobert.utils.arrays import evenly_spaced
+from videobert.workdir import WorkDir
 
 log = logging.getLogger(__name__)
 
+TASK = "summarize"
+
 
 @dataclass
-class SummarizeConfig:
-    """Settings of :func:`summarize_task`.
+class SummarizeConfig(TaskConfig):
+    """Settings of :func:`summarize` (and those of :class:`TaskConfig`: it summarises ``subset``'s
+    videos; with ``with_captions`` the caption model trains on ``train_subset``'s segments).
 
     Attributes:
         k: clips per summary.
@@ -48,10 +53,9 @@ class SummarizeConfig:
         max_sentences: narration sentences per video (evenly spaced).
         max_videos: validation videos summarised (0: all).
         max_length: tokens per alignment sequence.
-        n_examples: videos rendered as strips.
         tile_size: strip tile size (pixels).
-        batch_size: sequences per forward pass.
-        seed: RNG seed (chance simulation).
+        with_captions: train a caption model (:mod:`videobert.tasks.caption`, default settings) and
+            caption the chosen clips instead of quoting the best-aligned narration sentence.
     """
 
     k: int = 4
@@ -63,8 +67,7 @@ class SummarizeConfig:
     max_length: int = 48
     n_examples: int = 3
     tile_size: int = 96
-    batch_size: int = 128
-    seed: int = 0
+    with_captions: bool = False
 
 
 @dataclass
@@ -78,30 +81,6 @@ class VideoSummary:
     sentences: list[str]
     text: str
     clip_scores: dict[int, float] = field(default_factory=dict)
-
-
-@torch.inference_mode()
-def alignment_log_probs(
-    model: Any,
-    tokenizer: Any,
-    pairs: Sequence[tuple[str, np.ndarray]],
-    max_length: int = 48,
-    batch_size: int = 128,
-) -> np.ndarray:
-    """float64 (N,) ``log P(aligned)`` of each (sentence, vocab-local visual words (k,)) pair."""
-    model.eval()
-    seqs = []
-    for text, words in pairs:
-        enc = tokenizer.encode_pair(text, np.asarray(words, dtype=np.int64), max_length=max_length)
-        seqs.append((list(enc["input_ids"]), list(enc["token_type_ids"])))
-    out = np.zeros(len(seqs), dtype=np.float64)
-    order = np.argsort([len(s[0]) for s in seqs], kind="stable")  # similar lengths -> little padding
-    for s in range(0, len(seqs), batch_size):
-        idx = order[s : s + batch_size]
-        batch = pad_sequences([seqs[i] for i in idx], int(tokenizer.pad_token_id))
-        logits = model(**batch).alignment_logits.float()  # (B, 2)
-        out[idx] = torch.log_softmax(logits, dim=-1)[:, 1].double().numpy()
-    return out
 
 
 def pick_diverse(scores: np.ndarray, candidates: np.ndarray, k: int, min_gap: int) -> list[int]:
@@ -142,15 +121,12 @@ def summarize_video(
     words = np.asarray(words, dtype=np.int64)
     n = len(words)
     sents = [s for s in sentences if s.strip()]
-    if cfg.max_sentences > 0 and len(sents) > cfg.max_sentences:
-        sents = [sents[i] for i in np.linspace(0, len(sents) - 1, cfg.max_sentences).round().astype(np.int64)]
-    cand = np.arange(n, dtype=np.int64)
-    if cfg.max_candidates > 0 and n > cfg.max_candidates:
-        cand = np.unique(np.linspace(0, n - 1, cfg.max_candidates).round().astype(np.int64))
+    sents = [sents[i] for i in evenly_spaced(len(sents), cfg.max_sentences or None)]
+    cand = evenly_spaced(n, cfg.max_candidates or None)
     windows = [words[max(0, c - cfg.window) : c + cfg.window + 1] for c in cand]
     if sents and n:
-        pairs = [(s, w) for w in windows for s in sents]
-        lp = alignment_log_probs(model, tokenizer, pairs, cfg.max_length, cfg.batch_size)
+        encs = [tokenizer.encode_pair(s, w, cfg.max_length) for w in windows for s in sents]
+        lp = alignment_log_probs(model, tokenizer, encs, cfg.batch_size)
         lp = lp.reshape(len(cand), len(sents))  # (n_cand * n_sent,) -> (n_cand, n_sent)
         best_sent = lp.argmax(axis=1)  # (n_cand,)
         score = lp.max(axis=1)  # (n_cand,)
@@ -194,50 +170,38 @@ def summary_scores(chosen: Sequence[int], step_of_clip: np.ndarray, n_steps: int
     return in_seg, cover
 
 
-def narration_for(
-    work: str | os.PathLike[str], video_ids: Sequence[str], db: dict[str, Any]
-) -> dict[str, list[str]]:
-    """Narration sentences per video: transcript beside the video, else corpus parquet rows, else annotations."""
-    work = Path(work)
+def narration_for(work: WorkDir, video_ids: Sequence[str], db: Database) -> dict[str, list[str]]:
+    """Narration sentences per video: the transcript beside the source video, else the video's
+    rows of the corpus parquet, else the annotation sentences."""
+    import pyarrow.parquet as pq
+
+    from videobert.text.transcripts import TRANSCRIPT_SUFFIXES, read_transcript
+
     out: dict[str, list[str]] = {}
-    paths: dict[str, Path] = {}
-    for rec in Manifest(work).records():
-        if (
-            str(rec.get("stage", "")).startswith("extract/")
-            and rec.get("path")
-            and rec.get("video_id") in video_ids
-        ):
-            paths[rec["video_id"]] = Path(rec["path"])
-    try:
-        from videobert.text.transcripts import TRANSCRIPT_SUFFIXES, read_transcript
-    except ImportError:  # pragma: no cover - module is part of the package
-        TRANSCRIPT_SUFFIXES, read_transcript = (), None  # noqa: N806
-    for vid, path in paths.items():
+    wanted = set(video_ids)
+    for vid, path in work.source_videos().items():
+        if vid not in wanted:
+            continue
         for suffix in TRANSCRIPT_SUFFIXES:
             cand = path.with_suffix(suffix)
-            if cand.is_file() and read_transcript is not None:
-                try:
-                    segs = read_transcript(cand).segments
-                except Exception as exc:  # a bad transcript: fall back to the next source
-                    log.warning("%s: cannot read transcript (%s)", cand, exc)
-                    continue
-                out[vid] = [s.text for s in segs if s.text.strip()]
-                break
-    missing = [v for v in video_ids if not out.get(v)]
-    if missing:
-        try:
-            import pyarrow.parquet as pq
-
-            for name in ("train", "val"):
-                p = work / "corpus" / f"{name}.parquet"
-                if not p.is_file():
-                    continue
-                table = pq.read_table(p, columns=["video_id", "text"]).to_pydict()
-                for vid, text in zip(table["video_id"], table["text"], strict=True):
-                    if vid in missing and text and text.strip():
-                        out.setdefault(vid, []).append(text)
-        except Exception as exc:  # pragma: no cover - corrupt parquet: annotations remain
-            log.warning("cannot read corpus parquet for narration (%s)", exc)
+            if not cand.is_file():
+                continue
+            try:
+                segs = read_transcript(cand).segments
+            except VideoBertError as exc:  # a bad transcript: fall back to the next source
+                log.warning("%s", exc)
+                continue
+            out[vid] = [s.text for s in segs if s.text.strip()]
+            break
+    missing = {v for v in video_ids if not out.get(v)}
+    for split in ("train", "val"):
+        p = work.corpus_split(split)
+        if not missing or not p.is_file():
+            continue
+        table = pq.read_table(p, columns=["video_id", "text"]).to_pydict()
+        for vid, text in zip(table["video_id"], table["text"], strict=True):
+            if vid in missing and text and text.strip():
+                out.setdefault(vid, []).append(text)
     for vid in video_ids:
         if not out.get(vid):
             out[vid] = [
@@ -246,18 +210,6 @@ def narration_for(
                 if a.get("sentence")
             ]
     return out
-
-
-def _video_paths(work: str | os.PathLike[str]) -> dict[str, Path]:
-    paths = {}
-    for rec in Manifest(work).records():
-        if (
-            str(rec.get("stage", "")).startswith("extract/")
-            and rec.get("path")
-            and rec.get("status", "ok") == "ok"
-        ):
-            paths[rec["video_id"]] = Path(rec["path"])
-    return paths
 
 
 def _clip_images(
@@ -279,39 +231,31 @@ def _clip_images(
     return word_tiles(words[np.asarray(summary.clips, dtype=np.int64)], thumbs, size)
 
 
-def summarize_task(
-    model: Any,
-    tokenizer: Any,
-    videos: Sequence[tuple[str, dict[str, Any], np.ndarray, np.ndarray]],
-    narration: dict[str, list[str]],
-    cfg: SummarizeConfig | None = None,
-    out_dir: str | os.PathLike[str] | None = None,
-    thumbs: dict[int, np.ndarray] | None = None,
-    video_paths: dict[str, Path] | None = None,
-    captioner: Callable[[list[np.ndarray]], list[str]] | None = None,
-) -> dict[str, Any]:
-    """Summarise videos and score the chosen clips against their annotated steps.
-
-    Args:
-        videos: ``(video_id, annotation entry, words int (n_clips,), times float64 (n_clips, 2))``.
-        narration: video id -> narration sentences.
+def summarize(
+    model: Any, tokenizer: Any, inputs: TaskInputs, cfg: SummarizeConfig | None = None
+) -> TaskReport:
+    """Summarise ``inputs.videos`` (narration from ``inputs.narration``) and score the chosen clips
+    against their annotated steps.
 
     Returns:
-        The report dict: ``metrics`` {"in_segment", "step_coverage"}, ``chance`` (random k clips),
-        ``n`` (videos), ``config``, ``examples`` (one per rendered video: clips, times, text, image).
+        the report: ``metrics`` {"in_segment", "step_coverage"} beside k random clips' (expected by
+        simulation), ``n`` videos; one example per drawn video (clips, times, text, frames).
     """
     cfg = cfg or SummarizeConfig()
     rng = np.random.default_rng(cfg.seed)
-    vids = list(videos)[: cfg.max_videos] if cfg.max_videos > 0 else list(videos)
+    vids = inputs.videos[: cfg.max_videos] if cfg.max_videos > 0 else list(inputs.videos)
     if not vids:
-        raise ValueError("no validation video to summarise")
+        raise VideoBertError(f"summarize: no {cfg.subset!r} video with visual words to summarise")
+    captioner = _captioner(model, tokenizer, inputs) if cfg.with_captions else None
     ours, rand = [], []
     examples = []
-    for i, (vid, entry, words, times) in enumerate(
-        tqdm(vids, desc="summarize", leave=False, disable=len(vids) < 4)
-    ):
-        summ = summarize_video(model, tokenizer, vid, words, times, narration.get(vid, []), cfg, captioner)
-        segs = [tuple(float(x) for x in a["segment"]) for a in entry.get("annotations", [])]
+    images: dict[str, bytes] = {}
+    for i, v in enumerate(tqdm(vids, desc="summarize", leave=False, disable=len(vids) < 4)):
+        vid, entry, words, times = v.video_id, v.entry, v.words, v.times
+        summ = summarize_video(
+            model, tokenizer, vid, words, times, inputs.narration.get(vid, []), cfg, captioner
+        )
+        segs = v.steps
         step = _clip_step(times, segs)
         ours.append(summary_scores(summ.clips, step, len(segs)))
         k = min(cfg.k, len(words))
@@ -329,19 +273,12 @@ def summarize_task(
                 "pred": summ.text,
                 "truth": ". ".join(str(a.get("sentence", "")) for a in entry.get("annotations", [])),
             }
-            if out_dir is not None:
-                tiles = _clip_images(
-                    (video_paths or {}).get(vid), summ, np.asarray(words), thumbs or {}, cfg.tile_size
-                )
-                caps = [f"{s:.1f}-{e:.1f}s" for s, e in summ.times]
-                rows = [StripRow("summary", tiles, caps)]
-                path = render_strip(
-                    rows,
-                    Path(out_dir) / f"summary_{i}.png",
-                    tile_size=cfg.tile_size,
-                    title=f"{vid}: {summ.text}",
-                )
-                ex["image"] = f"{Path(out_dir).name}/{path.name}"
+            tiles = _clip_images(
+                inputs.video_paths.get(vid), summ, np.asarray(words), inputs.thumbs, cfg.tile_size
+            )
+            rows = [StripRow("summary", tiles, [f"{s:.1f}-{e:.1f}s" for s, e in summ.times])]
+            ex["image"] = f"summary_{i}.png"
+            images[ex["image"]] = render_strip(rows, tile_size=cfg.tile_size, title=f"{vid}: {summ.text}")
             examples.append(ex)
     o, r = np.asarray(ours), np.asarray(rand)  # (n_videos, 2)
     metrics = {"in_segment": float(o[:, 0].mean()), "step_coverage": float(o[:, 1].mean())}
@@ -354,39 +291,43 @@ def summarize_task(
         chance["step_coverage"],
         len(vids),
     )
-    return {
-        "task": "summarize",
-        "metrics": metrics,
-        "chance": chance,
-        "n": len(vids),
-        "config": asdict(cfg),
-        "examples": examples,
-    }
-
-
-def run_summarize(
-    model: Any,
-    tokenizer: Any,
-    work: str | os.PathLike[str],
-    annotations: str | os.PathLike[str],
-    cfg: SummarizeConfig | None = None,
-    captioner: Callable[[list[np.ndarray]], list[str]] | None = None,
-) -> dict[str, Any]:
-    """:func:`summarize_task` on WORK's validation videos; strips under ``WORK/reports/summarize/``."""
-    db = load_annotations(annotations)
-    videos = video_entries(db, work, "validation")
-    cfg = cfg or SummarizeConfig()
-    if cfg.max_videos > 0:
-        videos = videos[: cfg.max_videos]
-    narration = narration_for(work, [v[0] for v in videos], db)
-    return summarize_task(
-        model,
-        tokenizer,
-        videos,
-        narration,
-        cfg,
-        out_dir=Path(work) / "reports" / "summarize",
-        thumbs=load_thumbnails(work),
-        video_paths=_video_paths(work),
-        captioner=captioner,
+    return TaskReport(
+        task=TASK,
+        metrics=metrics,
+        baseline=chance,
+        baseline_name="random clips",
+        n=len(vids),
+        config=asdict(cfg),
+        examples=examples,
+        images=images,
     )
+
+
+def _captioner(model: Any, tokenizer: Any, inputs: TaskInputs) -> Callable[[list[np.ndarray]], list[str]]:
+    """A caption model trained on ``inputs.train_segments``: visual-word windows -> captions."""
+    from videobert.tasks.caption import CaptionConfig, train_captioner
+
+    captioner, _ = train_captioner(model, tokenizer, inputs.train_segments, CaptionConfig())
+    return lambda windows: captioner.caption(model, tokenizer, windows)
+
+
+def load_summarize_inputs(
+    work: WorkDir, annotations: str | os.PathLike[str], cfg: SummarizeConfig
+) -> TaskInputs:
+    """:func:`load_task_inputs` plus each video's narration and source video path."""
+    inputs = load_task_inputs(work, annotations, cfg)
+    videos = inputs.videos[: cfg.max_videos] if cfg.max_videos > 0 else inputs.videos
+    inputs.narration = narration_for(work, [v.video_id for v in videos], inputs.annotations)
+    inputs.video_paths = work.source_videos(ok_only=True)
+    return inputs
+
+
+register_task(
+    Task(
+        TASK,
+        "the k clips best aligned with the narration, as a frame strip and text",
+        SummarizeConfig,
+        summarize,
+        load_summarize_inputs,
+    )
+)

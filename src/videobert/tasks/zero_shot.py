@@ -20,74 +20,48 @@ scores' metrics under ``uncalibrated``.
 from __future__ import annotations
 
 import logging
-import os
 from collections import Counter
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from videobert.errors import VideoBertError
 from videobert.eval.metrics import confusion_matrix, per_class_topk, topk_accuracy, topk_predictions
-from videobert.tasks.common import Segment, bar_chart, encode, pad_batch
+from videobert.model.inference import batched, model_device, text_logits
+from videobert.tasks.base import Task, TaskConfig, TaskInputs, TaskReport, register_task
+from videobert.tasks.charts import bar_chart
+from videobert.utils.arrays import evenly_spaced
 
 log = logging.getLogger(__name__)
 
 TASK = "zero-shot"
-MASK = "[MASK]"
 
 
 @dataclass
-class ZeroShotConfig:
-    """Settings of zero-shot action classification.
+class ZeroShotConfig(TaskConfig):
+    """Settings of zero-shot action classification (and those of :class:`TaskConfig`).
 
     Attributes:
         template: text with one ``[MASK]`` per slot, slots in the order of ``slots``.
         slots: annotation field read for each ``[MASK]`` (``"verb"``, ``"noun"``).
-        subset: annotation subset evaluated.
         multi_piece: ``"mean"`` or ``"first"`` (see the module docstring).
         max_length: sequence length cap (tokens); visual words are subsampled to fit.
-        batch_size: sequences per forward pass.
         topk: the K of each top-K accuracy.
         max_segments: evaluate at most this many segments (evenly chosen; None = all).
-        n_examples: examples kept for the report.
-        calibration: ``"none"`` or ``"prior"`` (see the module docstring).
-        calibration_subset: annotation subset whose segments estimate the prior.
+        calibration: ``"none"`` or ``"prior"`` (see the module docstring); the prior is estimated
+            on ``train_subset``'s segments (their visual words only).
     """
 
     template: str = "now let me show you how to [MASK] the [MASK]"
     slots: tuple[str, ...] = ("verb", "noun")
-    subset: str = "validation"
     multi_piece: str = "mean"
     max_length: int = 128
-    batch_size: int = 128
     topk: tuple[int, ...] = (1, 5)
     max_segments: int | None = None
     n_examples: int = 10
     calibration: str = "none"
-    calibration_subset: str = "training"
-
-
-def _template_parts(tokenizer: Any, template: str, n_slots: int) -> list[list[int]]:
-    """WordPiece ids of the template's text between masks: ``n_slots + 1`` lists."""
-    parts = template.split(MASK)
-    if len(parts) != n_slots + 1:
-        raise VideoBertError(f"template {template!r} must hold exactly {n_slots} {MASK} (one per slot)")
-    return [tokenizer.encode_text(p.strip()) if p.strip() else [] for p in parts]
-
-
-def _fill(parts: list[list[int]], counts: tuple[int, ...], mask_id: int) -> tuple[list[int], list[list[int]]]:
-    """Template ids with ``counts[s]`` masks in slot s, and each slot's mask offsets in the text."""
-    ids: list[int] = list(parts[0])
-    where: list[list[int]] = []
-    for s, m in enumerate(counts):
-        where.append(list(range(len(ids), len(ids) + m)))
-        ids += [mask_id] * m
-        ids += parts[s + 1]
-    return ids, where
 
 
 def score_slots(
@@ -107,7 +81,9 @@ def score_slots(
         per slot a float64 (N, C_s) array of scores (higher = more likely).
     """
     n_slots = len(vocabularies)
-    parts = _template_parts(tokenizer, cfg.template, n_slots)
+    tokenizer.encode_template(cfg.template, [1] * n_slots)  # checks the template's slots
+    if cfg.multi_piece not in ("mean", "first"):
+        raise VideoBertError(f"multi_piece must be 'mean' or 'first', got {cfg.multi_piece!r}")
     pieces: list[list[list[int]]] = []
     for words in vocabularies:
         ps = []
@@ -117,8 +93,6 @@ def score_slots(
                 raise VideoBertError(f"candidate word {w!r} has no WordPiece tokens")
             ps.append(p[:1] if cfg.multi_piece == "first" else p)
         pieces.append(ps)
-    if cfg.multi_piece not in ("mean", "first"):
-        raise VideoBertError(f"multi_piece must be 'mean' or 'first', got {cfg.multi_piece!r}")
     # One template variant per (slot, piece count); the other slots keep a single mask.
     variants: dict[tuple[int, ...], list[tuple[int, int]]] = {}
     for s in range(n_slots):
@@ -127,77 +101,85 @@ def score_slots(
             variants.setdefault(counts, []).append((s, m))
     n = len(visual_words)
     scores = [np.full((n, len(v)), -np.inf) for v in vocabularies]
-    text_vocab = int(tokenizer.text_vocab_size)
     model.eval()
+    device = model_device(model)
     for counts, wanted in variants.items():
-        text_ids, where = _fill(parts, counts, int(tokenizer.mask_token_id))
-        seqs = [encode(tokenizer, text_ids, vw, cfg.max_length) for vw in visual_words]
-        steps = range(0, n, cfg.batch_size)
-        for b0 in tqdm(steps, desc=f"zero-shot {counts}", disable=len(steps) < 4, leave=False):
-            batch = pad_batch(seqs[b0 : b0 + cfg.batch_size], int(tokenizer.pad_token_id))
+        text_ids, where = tokenizer.encode_template(cfg.template, counts)
+        encs = [tokenizer.encode_pair(text_ids, vw, cfg.max_length, fit="subsample") for vw in visual_words]
+        for idx, batch in batched(tokenizer, encs, cfg.batch_size, False, f"zero-shot {counts}", device):
             with torch.inference_mode():
                 hidden = model(**batch).last_hidden_state  # (B, L, H)
                 for s, m in wanted:
-                    pos = torch.tensor([1 + o for o in where[s]])  # +1: [CLS] precedes the text
+                    pos = torch.tensor(
+                        [1 + o for o in where[s]], device=device
+                    )  # +1: [CLS] precedes the text
                     h = hidden[:, pos]  # (B, m, H)
-                    logits = model.cls.predictions(h)[..., :text_vocab].float()  # (B, m, T)
-                    logp = torch.log_softmax(logits, dim=-1).double().numpy()  # (B, m, T)
+                    logits = text_logits(model, h.reshape(-1, h.shape[-1])).float()  # (B*m, T)
+                    logp = torch.log_softmax(logits, dim=-1).double().cpu().numpy()
+                    logp = logp.reshape(len(idx), m, -1)  # (B*m, T) -> (B, m, T)
                     for c, p in enumerate(pieces[s]):
                         if len(p) != m:
                             continue
                         # mean over pieces j of log p(piece_j at mask j)
-                        scores[s][b0 : b0 + len(h), c] = logp[:, np.arange(m), p].mean(axis=1)
+                        scores[s][idx, c] = logp[:, np.arange(m), p].mean(axis=1)
     return scores
+
+
+def label_vocabularies(inputs: TaskInputs, slots: tuple[str, ...]) -> dict[str, list[str]]:
+    """Per slot the sorted labels of every annotated segment of the file (all subsets), else of
+    the evaluated segments."""
+    out: dict[str, list[str]] = {}
+    for slot in slots:
+        labels = {
+            str(a[slot]) for e in inputs.annotations.values() for a in e.get("annotations", []) if a.get(slot)
+        }
+        out[slot] = sorted(labels or {str(getattr(s, slot)) for s in inputs.segments if getattr(s, slot)})
+    return out
 
 
 def zero_shot(
     model: Any,
     tokenizer: Any,
-    segments: list[Segment],
+    inputs: TaskInputs,
     cfg: ZeroShotConfig | None = None,
     vocabularies: dict[str, list[str]] | None = None,
-    out_dir: str | os.PathLike[str] | None = None,
-    reference: list[Segment] | None = None,
-) -> dict[str, Any]:
-    """Zero-shot verb / noun classification of annotated segments.
+) -> TaskReport:
+    """Zero-shot verb / noun classification of ``inputs.segments``.
 
-    Args:
-        segments: segments with ``visual_words`` and the slot labels (``verb`` / ``noun``);
-            a segment missing a slot's label is left out of that slot's metrics.
-        vocabularies: per slot the candidate words; default = the labels seen in ``segments``.
-        out_dir: where to write ``per_class.json`` and ``<slot>_per_class.png`` (skipped if None).
-        reference: segments whose mean scores are the prior of ``calibration="prior"`` (labels unused).
+    A segment missing a slot's label is left out of that slot's metrics. Candidates per slot are
+    ``vocabularies`` (default: :func:`label_vocabularies`); with ``calibration="prior"`` the prior is
+    the mean score over ``inputs.train_segments`` (labels unused).
 
     Returns:
-        the report dict: ``metrics`` (``<slot>_top<K>``), ``chance`` (uniform), ``majority``,
-        ``n``, ``n_classes``, ``n_per_slot`` (items with that label), ``per_class``, ``config``,
-        ``examples``; with calibration also ``uncalibrated`` (the raw scores' metrics).
+        the report: ``metrics`` ``<slot>_top<K>`` beside chance (1/n_classes, K/n_classes);
+        ``details`` ``majority`` (the majority-class baseline), ``n_classes``, ``n_per_slot``,
+        ``per_class``, ``label_counts`` and, with calibration, ``uncalibrated`` (the raw scores' metrics).
     """
     cfg = cfg or ZeroShotConfig()
-    if cfg.max_segments is not None and len(segments) > cfg.max_segments:
-        keep = np.linspace(0, len(segments) - 1, cfg.max_segments).round().astype(int)
-        segments = [segments[i] for i in keep]
-    vocab: dict[str, list[str]] = {}
+    segments = [inputs.segments[i] for i in evenly_spaced(len(inputs.segments), cfg.max_segments)]
+    vocab = vocabularies or label_vocabularies(inputs, cfg.slots)
+    vocab = {slot: sorted(set(vocab.get(slot) or [])) for slot in cfg.slots}
     for slot in cfg.slots:
-        given = (vocabularies or {}).get(slot)
-        vocab[slot] = sorted(set(given)) if given else sorted({str(getattr(s, slot)) for s in segments if getattr(s, slot)})
         if not vocab[slot]:
             raise VideoBertError(f"zero-shot: no segment has a {slot!r} label")
     usable = [s for s in segments if any(getattr(s, slot) for slot in cfg.slots)]
     if not usable:
-        raise VideoBertError("zero-shot: no segment to evaluate")
+        raise VideoBertError(f"zero-shot: no {cfg.subset!r} segment to evaluate")
     if cfg.calibration not in ("none", "prior"):
         raise VideoBertError(f"calibration must be 'none' or 'prior', got {cfg.calibration!r}")
+    reference = inputs.train_segments
     if cfg.calibration == "prior" and not reference:
         raise VideoBertError(
-            f"zero-shot: calibration 'prior' needs reference segments; the {cfg.calibration_subset!r} subset has none"
+            f"zero-shot: calibration 'prior' needs reference segments; the {cfg.train_subset!r} subset has none"
         )
     candidates = [vocab[k] for k in cfg.slots]
     scores = score_slots(model, tokenizer, [s.visual_words for s in usable], candidates, cfg)
     raw_scores = scores
     if cfg.calibration == "prior":
         prior = score_slots(model, tokenizer, [s.visual_words for s in reference], candidates, cfg)
-        scores = [sc - p.mean(axis=0, keepdims=True) for sc, p in zip(scores, prior, strict=True)]  # (N, C_s) each
+        scores = [
+            sc - p.mean(axis=0, keepdims=True) for sc, p in zip(scores, prior, strict=True)
+        ]  # (N, C_s) each
 
     metrics: dict[str, float] = {}
     uncalibrated: dict[str, float] = {}
@@ -230,15 +212,10 @@ def zero_shot(
             "confusion_top1": confusion_matrix(truth, top1, c).tolist(),
         }
         n_per_slot[slot] = len(truth)
-    if out_dir is not None:
-        from videobert.tasks.common import _jsonable
-        from videobert.utils.io import atomic_write_json
-
-        out = Path(out_dir)
-        atomic_write_json(out / "per_class.json", _jsonable(per_class))
-        for slot in cfg.slots:
-            accs = [0.0 if v is None or np.isnan(v) else v for v in per_class[slot]["top1"]]
-            bar_chart(vocab[slot], accs, f"zero-shot {slot} top-1 per class", out / f"{slot}_per_class.png")
+    images = {}
+    for slot in cfg.slots:
+        accs = [0.0 if v is None or np.isnan(v) else v for v in per_class[slot]["top1"]]
+        images[f"{slot}_per_class.png"] = bar_chart(vocab[slot], accs, f"zero-shot {slot} top-1 per class")
     examples = []
     step = max(len(usable) // max(cfg.n_examples, 1), 1)
     for i in range(0, len(usable), step)[: cfg.n_examples]:
@@ -251,21 +228,30 @@ def zero_shot(
                 "truth": " ".join(str(getattr(seg, k) or "?") for k in cfg.slots),
                 "pred": " ".join(vocab[k][int(preds[k][i, 0])] for k in cfg.slots),
                 **{f"{k}_top5": [vocab[k][int(j)] for j in preds[k][i, :5]] for k in cfg.slots},
-                **({"image": f"{TASK}/{cfg.slots[0]}_per_class.png"} if out_dir is not None else {}),
             }
         )
     log.info("zero-shot on %d segments: %s", len(usable), {k: round(v, 3) for k, v in metrics.items()})
-    return {
-        "task": TASK,
-        "metrics": metrics,
-        "chance": chance,
-        "majority": majority,
-        "n": len(usable),
-        "n_classes": n_classes,
-        "n_per_slot": n_per_slot,
-        "per_class": per_class,
-        "config": asdict(cfg),
-        "examples": examples,
-        "label_counts": {k: dict(Counter(str(getattr(s, k)) for s in usable if getattr(s, k))) for k in cfg.slots},
-        **({"uncalibrated": uncalibrated} if cfg.calibration != "none" else {}),
-    }
+    return TaskReport(
+        task=TASK,
+        metrics=metrics,
+        baseline=chance,
+        baseline_name="chance",
+        n=len(usable),
+        config=asdict(cfg),
+        examples=examples,
+        images=images,
+        figures=list(images),
+        details={
+            "majority": majority,
+            "n_classes": n_classes,
+            "n_per_slot": n_per_slot,
+            "per_class": per_class,
+            "label_counts": {
+                k: dict(Counter(str(getattr(s, k)) for s in usable if getattr(s, k))) for k in cfg.slots
+            },
+            **({"uncalibrated": uncalibrated} if cfg.calibration != "none" else {}),
+        },
+    )
+
+
+register_task(Task(TASK, "zero-shot verb/noun action classification from a template", ZeroShotConfig, zero_shot))
