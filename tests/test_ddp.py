@@ -7,7 +7,6 @@ this file is the worker.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -15,22 +14,15 @@ import sys
 from pathlib import Path
 
 import torch
+from corpora import TINY, write_corpus  # tests/ is on sys.path under pytest and as torchrun's script
 from safetensors.torch import load_file, save_file
 
-from videobert.train.checkpoint import final_checkpoint, load_trainer_state
+from videobert.train.checkpoint import load_trainer_state
 from videobert.train.config import load_pretrain_config
 from videobert.train.distributed import DistInfo, all_gather_objects, init_distributed
 from videobert.train.pretrain import accumulate_gradients, build_model, corpus_data, pretrain
+from videobert.workdir import WorkDir
 
-
-def _corpus_helpers():  # noqa: ANN202 - the corpus writer of tests/test_pretrain.py
-    spec = importlib.util.spec_from_file_location("_vb_test_pretrain", Path(__file__).with_name("test_pretrain.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-TINY = _corpus_helpers().TINY
 DDP = [*TINY, "batch_size=4", "lr=0.001", "warmup_steps=1", "max_steps=4", "checkpoint_every=2",
        "eval_every=2", "eval_batches=1", "log_every=1", "model.hidden_dropout_prob=0.0",
        "model.attention_probs_dropout_prob=0.0"]
@@ -81,7 +73,7 @@ def _pad_cat(batches: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
 def test_two_process_torchrun_gradient_equals_single_process(tmp_path: Path) -> None:
     torch.set_num_threads(1)
     work, out = tmp_path / "work", tmp_path / "out"
-    _corpus_helpers().write_corpus(work, n_train=24, n_val=6)
+    write_corpus(work, n_train=24, n_val=6)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
@@ -108,7 +100,7 @@ def test_two_process_torchrun_gradient_equals_single_process(tmp_path: Path) -> 
         assert max(float(g.abs().max()) for g in single.values()) > 1e-3
 
     # the full loop: rank 0 wrote checkpoints (with both ranks' data/RNG state) and one log
-    final = final_checkpoint(work / "checkpoints")
+    final = WorkDir(work).resolve_checkpoint()
     assert final.name == "step-4"
     state = load_trainer_state(final)
     assert state["world_size"] == 2 and [r["data"]["rank"] for r in state["ranks"]] == [0, 1]

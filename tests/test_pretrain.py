@@ -1,9 +1,9 @@
 """Pretraining on a small learnable parquet corpus: learning, checkpoints/logs, CLI, SIGKILL + resume.
 
-The corpus follows docs/ARCHITECTURE.md's schema and goes through the real tokenizer and
-``PretrainStream``. It is learnable: every video has one verb, its sentences say that verb, and
-its clips' visual words come from a pair of words owned by that verb — so a masked visual word is
-predictable (chance 1/12, best ~1/2) and so is whether a text and a video belong together.
+The corpus (tests/corpora.py) follows docs/ARCHITECTURE.md's schema and goes through the real
+tokenizer and ``PretrainStream``. It is learnable: every video has one verb, its sentences say that
+verb, and its clips' visual words come from a pair of words owned by that verb — so a masked visual
+word is predictable (chance 1/12, best ~1/2) and so is whether a text and a video belong together.
 
 Run as a script (``python tests/test_pretrain.py train WORK [key=value ...]``) this file is the
 subprocess that the SIGKILL test kills.
@@ -11,7 +11,6 @@ subprocess that the SIGKILL test kills.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -20,76 +19,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 import torch
+from corpora import TINY, copy_corpus, read_log, write_corpus
 from safetensors.torch import load_file
 
-from videobert.data.corpus import CORPUS_SCHEMA
 from videobert.text.tokenizer import VideoBertTokenizer
-from videobert.train.checkpoint import TRAINER_STATE, final_checkpoint, load_trainer_state
+from videobert.train.checkpoint import TRAINER_STATE, load_trainer_state
 from videobert.train.config import PRESETS, PretrainConfig, load_pretrain_config
 from videobert.train.pretrain import corpus_data, pretrain
-
-VERBS = ["chop", "stir", "pour", "fry", "bake", "wash"]
-NOUNS = ["onion", "tomato", "egg", "rice", "pan", "water", "bread", "salt", "garlic", "butter"]
-NUM_VISUAL = 12  # verb k owns visual words 2k and 2k+1
-TINY = [
-    "init=random",
-    "model.hidden_size=32",
-    "model.num_hidden_layers=2",
-    "model.num_attention_heads=2",
-    "model.intermediate_size=64",
-    "model.max_position_embeddings=64",
-    "collate.max_length=48",
-    "collate.max_text_tokens=20",
-    "collate.max_video_tokens=20",
-]
-
-
-def tiny_wordpiece(path: Path) -> Path:
-    """A BERT WordPiece vocabulary of the corpus's words only (T = 23): keeps the tests fast."""
-    path.mkdir(parents=True, exist_ok=True)
-    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "now", "the", *VERBS, *NOUNS]
-    (path / "vocab.txt").write_text("\n".join(words) + "\n")
-    return path
-
-
-def write_corpus(work: Path, n_train: int = 80, n_val: int = 48, seed: int = 0) -> None:
-    """WORK/corpus/{train,val}.parquet + tokenizer: one verb per video, 4 sentences per video."""
-    rng = np.random.default_rng(seed)
-    tok = VideoBertTokenizer.from_bert(tiny_wordpiece(work / "wordpiece"), NUM_VISUAL)
-    corpus = work / "corpus"
-    corpus.mkdir(parents=True, exist_ok=True)
-    for split, n_videos in (("train", n_train), ("val", n_val)):
-        rows = []
-        for v in range(n_videos):
-            verb = int(rng.integers(len(VERBS)))
-            clip = 0
-            for s in range(4):
-                text = f"now {VERBS[verb]} the {NOUNS[int(rng.integers(len(NOUNS)))]}"
-                vis = (2 * verb + rng.integers(0, 2, size=int(rng.integers(4, 8)))).astype(np.int32).tolist()
-                rows.append(
-                    {
-                        "video_id": f"{split}{v:03d}",
-                        "sentence_index": s,
-                        "start": float(clip),
-                        "end": float(clip + len(vis)),
-                        "text": text,
-                        "text_ids": tok.encode_text(text),
-                        "visual_ids": vis,
-                        "clip_start": clip,
-                    }
-                )
-                clip += len(vis)
-        pq.write_table(pa.Table.from_pylist(rows, schema=CORPUS_SCHEMA), corpus / f"{split}.parquet")
-    tok.save_pretrained(corpus / "tokenizer")
-
-
-def read_log(work: Path, kind: str) -> list[dict]:
-    lines = (work / "logs" / "pretrain.jsonl").read_text().splitlines()
-    return [e for e in map(json.loads, lines) if e["kind"] == kind]
+from videobert.workdir import WorkDir
 
 
 def _strip(entries: list[dict]) -> list[dict]:
@@ -104,18 +43,11 @@ def corpus_work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return work
 
 
-def _copy_corpus(src: Path, dst: Path) -> Path:
-    import shutil
-
-    shutil.copytree(src / "corpus", dst / "corpus")
-    return dst
-
-
 @pytest.mark.slow  # 300 steps: ~1 min on 2 idle cores
 def test_tiny_model_learns_visual_words_and_alignment(corpus_work: Path, tmp_path: Path) -> None:
     from videobert.cli import main
 
-    work = _copy_corpus(corpus_work, tmp_path / "w")
+    work = copy_corpus(corpus_work, tmp_path / "w")
     cfg_file = tmp_path / "pretrain.yaml"
     cfg_file.write_text("batch_size: 32\nlr: 5.0e-3\nwarmup_steps: 10\neval_batches: 8\nlog_every: 20\n")
     overrides = [
@@ -142,7 +74,7 @@ def test_tiny_model_learns_visual_words_and_alignment(corpus_work: Path, tmp_pat
     # checkpoint layout: step-N with model, tokenizer and trainer state; keep_last=1; final.txt
     ckpts = work / "checkpoints"
     assert sorted(p.name for p in ckpts.iterdir() if p.is_dir()) == ["step-300"]
-    final = final_checkpoint(ckpts)
+    final = WorkDir(work).resolve_checkpoint()
     assert final == ckpts / "step-300"
     for name in ("config.json", "model.safetensors", TRAINER_STATE, "videobert_tokenizer.json"):
         assert (final / name).is_file(), name
@@ -196,11 +128,11 @@ def _run_script(work: Path, overrides: list[str], slow_after: int) -> None:
 
 def test_sigkill_then_resume_equals_uninterrupted_run(corpus_work: Path, tmp_path: Path) -> None:
     torch.set_num_threads(1)
-    ref = _copy_corpus(corpus_work, tmp_path / "ref")
+    ref = copy_corpus(corpus_work, tmp_path / "ref")
     cfg = load_pretrain_config(None, RESUME)
     pretrain(ref, cfg, device="cpu")
 
-    work = _copy_corpus(corpus_work, tmp_path / "killed")
+    work = copy_corpus(corpus_work, tmp_path / "killed")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(
         [sys.executable, __file__, "train", str(work), *RESUME], env=env,

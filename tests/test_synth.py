@@ -148,11 +148,11 @@ def test_plan_is_deterministic_covers_taxonomy_and_respects_times() -> None:
 
 
 def test_cli_same_seed_same_bytes_and_resume(tmp_path: Path) -> None:
-    args = ["--videos", "3", "--max-steps", "2", "--seed", "5"]
+    args = ["--videos", "3", "--steps-per-video", "2", "--seed", "5"]
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     assert main(["synth", str(a), *args]) == 0
     assert main(["synth", str(b), *args, "--workers", "2"]) == 0  # bytes do not depend on workers
-    assert main(["synth", str(c), "--videos", "3", "--max-steps", "2", "--seed", "6"]) == 0
+    assert main(["synth", str(c), "--videos", "3", "--steps-per-video", "2", "--seed", "6"]) == 0
     files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
     assert [str(f) for f in files] == [
         "README.txt",

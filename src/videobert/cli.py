@@ -1,10 +1,12 @@
-"""The ``videobert`` command line: one sub-command per pipeline stage, plus ``demo``.
+"""The ``videobert`` command line: one sub-command per pipeline stage and task, plus ``demo``.
 
 Each sub-command lives in ``videobert.commands.<module>`` and exposes
-``register(subparsers) -> None``, which adds its parser and sets ``func`` (a callable taking the
-parsed ``argparse.Namespace`` and returning an exit code). Modules are imported when the CLI
-starts; a stage whose module is absent, or whose third-party dependency is not installed (a
-training-only machine without PyAV, say), is not offered, and asking for it names what is missing.
+``register(subparsers) -> None``, which adds it through ``videobert.commands.dialect`` (one
+dialect for all: positional inputs, ``--config``, ``key=value`` anywhere, ``--print-config``).
+Modules are imported when the CLI starts; a stage whose module is absent, or whose third-party
+dependency is not installed (a training-only machine without PyAV, say), is not offered, and
+asking for it names what is missing. A user error (``VideoBertError``, or an OS error such as a
+read-only or full disk) is printed as one line and exits 1; ``-vv`` adds the traceback.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tokenize",
     "pretrain",
     "tasks",
-    "generate",
     "report",
     "demo",
 )
@@ -72,13 +73,26 @@ def setup_logging(verbose: int = 0, quiet: bool = False) -> None:
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The parsed command line, its ``key=value`` overrides in ``overrides`` (see commands.dialect)."""
+    from videobert.commands.dialect import split_overrides
+
+    parser = build_parser()
+    rest, overrides = split_overrides(parser, list(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(rest)
+    if overrides and not getattr(args, "func", None):
+        parser.error(f"unrecognized arguments: {' '.join(overrides)}")
+    args.overrides = overrides
+    args._parser = parser
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``videobert`` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_args(argv)
     setup_logging(args.verbose, args.quiet)
     if not getattr(args, "func", None):
-        parser.print_help()
+        args._parser.print_help()
         return 2
     try:
         return int(args.func(args) or 0)
@@ -91,6 +105,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, VideoBertError):
             log.debug("error", exc_info=True)
             log.error("%s", exc)
+            return 1
+        if isinstance(exc, OSError) and exc.strerror:
+            log.debug("error", exc_info=True)
+            where = exc.filename if exc.filename is not None else "videobert"
+            log.error("%s: %s", where, exc.strerror)
             return 1
         raise
 

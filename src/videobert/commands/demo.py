@@ -1,154 +1,259 @@
-"""``videobert demo``: every stage on the built-in corpus, then the HTML report.
+"""``videobert demo [WORK]``: every stage on the built-in corpus, then the HTML report.
 
-The demo runs the same sub-commands a user would (through ``videobert.cli.main``), in order,
-timing each and recording it in ``WORK/demo_state.json``; a stage already recorded as done is
-skipped, so a re-run of a finished demo redoes nothing (seconds). Each stage is itself
-resumable, so a demo killed mid-stage picks up where it stopped.
+The demo calls the library's stage functions in order (``synthesize``, ``extract``, ``fit_vocab``,
+``build_gallery``, ``build_corpus``, ``pretrain``, every registered task through ``run_task``,
+``build_report``), each with its own config: the demo's choices, then ``--tiny``'s, then yours
+(``pretrain.max_steps=100``, ``tasks.caption.steps=50``, ``extract.batch_size=4``...). Every
+stage's settings are resolved, and checked, before the first one runs. Each stage is timed and
+recorded in ``WORK/demo_state.json``; a stage already recorded as done is skipped, so a re-run of
+a finished demo redoes nothing (seconds), and each stage is itself resumable.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
+from videobert.commands.dialect import SEED_FLAG, Command, Flag, add_command
+from videobert.config import check_keys, load_config
 from videobert.errors import VideoBertError
-from videobert.utils.io import atomic_write_json
+from videobert.utils.io import atomic_write_json, read_json
 
 log = logging.getLogger(__name__)
 
 STATE_NAME = "demo_state.json"
+STAGE_FIELDS = ("synth", "extract", "fit_vocab", "gallery", "tokenize", "pretrain")
 
-# ``--tiny``: a smoke run of every stage in a couple of minutes (8 short videos, 16 visual words,
-# a tiny randomly initialised model). Extra arguments appended to each stage's command line.
-TINY_ARGS: dict[str, list[str]] = {
-    "synth": ["--max-steps", "3", "--subset-split", "0.75"],
-    "fit-vocab": ["--niter", "10"],
-    "gallery": ["--top-n", "8", "--per-word", "2"],
-    "pretrain": [
-        "init=random", "model.hidden_size=32", "model.num_attention_heads=2", "model.intermediate_size=64",
-        "max_steps=20", "batch_size=8", "warmup_steps=2", "eval_every=10", "eval_batches=2",
-        "checkpoint_every=10", "log_every=5",
-    ],
-    "classify": ["--set", "folds=2"],
-    "retrieve": ["--max-segments", "16", "--set", "epochs=1"],
-    "caption": ["--set", "steps=30"],
+
+@dataclass
+class DemoConfig:
+    """Settings of ``videobert demo``.
+
+    Attributes:
+        n_videos: generated videos (None: 60; ``tiny``: 8).
+        seed: seeds the corpus, the vocabulary and the split.
+        backbone: feature backbone (default: the offline classical descriptor).
+        weights: local weights for a torchvision backbone.
+        levels, branching: hierarchical k-means shape (None: 2 x 12; ``tiny``: 2 x 4).
+        tiny: a smoke run of every stage in a couple of minutes (few short videos, a tiny
+            vocabulary, a tiny randomly initialised model).
+        synth, extract, fit_vocab, gallery, tokenize, pretrain: settings of that stage's config
+            (``SynthConfig``, ``ExtractConfig``, ``VocabConfig``, ``GalleryConfig``,
+            ``TokenizeConfig``, ``PretrainConfig`` on top of its ``demo`` preset).
+        tasks: task name -> settings of its config (e.g. ``{"caption": {"steps": 50}}``).
+    """
+
+    n_videos: int | None = None
+    seed: int = 0
+    backbone: str = "classical"
+    weights: str | None = None
+    levels: int | None = None
+    branching: int | None = None
+    tiny: bool = False
+    synth: dict[str, Any] = field(default_factory=dict)
+    extract: dict[str, Any] = field(default_factory=dict)
+    fit_vocab: dict[str, Any] = field(default_factory=dict)
+    gallery: dict[str, Any] = field(default_factory=dict)
+    tokenize: dict[str, Any] = field(default_factory=dict)
+    pretrain: dict[str, Any] = field(default_factory=dict)
+    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+# The demo's own task settings: the report keeps the paper's raw reading beside the calibrated one.
+DEMO_TASKS: dict[str, dict[str, Any]] = {"zero-shot": {"calibration": "prior"}}
+
+# ``tiny``: settings per stage on top of the demo's.
+TINY: dict[str, dict[str, Any]] = {
+    "synth": {"max_steps_per_video": 3, "subset_split": 0.75},
+    "fit_vocab": {"niter": 10},
+    "gallery": {"top_n": 8, "per_word": 2},
+    "pretrain": {
+        "init": "random", "model": {"hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 64},
+        "max_steps": 20, "batch_size": 8, "warmup_steps": 2, "eval_every": 10, "eval_batches": 2,
+        "checkpoint_every": 10, "log_every": 5,
+    },
+}  # fmt: skip
+TINY_TASKS: dict[str, dict[str, Any]] = {
+    "classify": {"folds": 2},
+    "retrieve": {"max_segments": 16, "epochs": 1},
+    "caption": {"steps": 30},
 }
-TINY_DEFAULTS = {"videos": 8, "levels": 2, "branching": 4}
 
 
-def demo_stages(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
-    """The demo's stages as ``(name, argv for videobert.cli.main)``, in order."""
-    if args.tiny:
-        for key, value in TINY_DEFAULTS.items():
-            if getattr(args, key) is None:
-                setattr(args, key, value)
-    for key, value in {"videos": 60, "levels": 2, "branching": 12}.items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
-    work = str(Path(args.work))
-    src = str(Path(args.work) / "source")
-    videos = str(Path(src) / "videos")
-    ann = str(Path(src) / "annotations.json")
-    backbone = args.backbone
-    extract = ["extract", videos, "--backbone", backbone, "--work", work]
-    if args.weights:
-        extract += ["--weights", args.weights]
-    pretrain = ["pretrain", work, "--preset", "demo", *args.pretrain_overrides]
+@dataclass
+class Stage:
+    """One demo stage: its name, resolved config and what runs it."""
+
+    name: str
+    config: Any
+    run: Callable[[], Any]
+
+
+def _merged(*layers: Mapping[str, Any]) -> dict[str, Any]:
+    from videobert.config import deep_update
+
+    out: dict[str, Any] = {}
+    for layer in layers:
+        deep_update(out, dict(layer))
+    return out
+
+
+def demo_stages(cfg: DemoConfig, work: Path) -> list[Stage]:
+    """Every stage of the demo with its resolved, checked config, in order."""
+    from videobert.data.corpus import TokenizeConfig, build_corpus
+    from videobert.datasets.synthetic import SynthConfig, synthesize
+    from videobert.features.extract import ExtractConfig, extract
+    from videobert.report import build_report
+    from videobert.tasks import get_task, run_task, task_names
+    from videobert.train.config import load_pretrain_config
+    from videobert.train.pretrain import pretrain
+    from videobert.vocab.assign import VocabConfig, fit_vocab
+    from videobert.vocab.gallery import GalleryConfig, build_gallery
+
+    tiny = TINY if cfg.tiny else {}
+    src = work / "source"
+    videos, ann = src / "videos", src / "annotations.json"
+    own = {
+        "synth": {"n_videos": cfg.n_videos or (8 if cfg.tiny else 60), "seed": cfg.seed},
+        "extract": {"backbone": cfg.backbone, "weights": cfg.weights},
+        "fit_vocab": {
+            "backbone": cfg.backbone, "seed": cfg.seed, "levels": cfg.levels or 2,
+            "branching": cfg.branching or (4 if cfg.tiny else 12),
+        },
+        "tokenize": {"seed": cfg.seed},
+    }  # fmt: skip
+    layers = {
+        name: _merged(own.get(name, {}), tiny.get(name, {}), getattr(cfg, name)) for name in STAGE_FIELDS
+    }
+    synth_cfg = load_config(SynthConfig, base=layers["synth"])
+    extract_cfg = load_config(ExtractConfig, base=layers["extract"])
+    vocab_cfg = load_config(VocabConfig, base=layers["fit_vocab"])
+    gallery_cfg = load_config(GalleryConfig, base=layers["gallery"])
+    tokenize_cfg = load_config(TokenizeConfig, base=layers["tokenize"])
+    pretrain_cfg = load_pretrain_config(preset="demo", values=_dotted(layers["pretrain"]))
     stages = [
-        ("synth", ["synth", src, "--videos", str(args.videos), "--seed", str(args.seed)]),
-        ("extract", extract),
-        ("fit-vocab", ["fit-vocab", work, "--backbone", backbone, "--levels", str(args.levels),
-                       "--branching", str(args.branching), "--seed", str(args.seed)]),
-        ("gallery", ["gallery", work]),
-        ("tokenize", ["tokenize", work, "--transcripts", videos, "--annotations", ann, "--seed", str(args.seed)]),
-        ("pretrain", pretrain),
-        # the report keeps the paper's raw reading beside the calibrated one (tasks/zero_shot.py)
-        ("zero-shot", ["zero-shot", work, "--annotations", ann, "--set", "calibration=prior"]),
-        ("classify", ["classify", work, "--annotations", ann]),
-        ("retrieve", ["retrieve", work, "--annotations", ann]),
-        ("caption", ["caption", work, "--annotations", ann]),
-        ("summarize", ["summarize", work, "--annotations", ann]),
-        ("forecast", ["forecast", work, "--annotations", ann]),
-        ("text-to-video", ["text-to-video", work, "--annotations", ann]),
+        Stage("synth", synth_cfg, lambda: synthesize(src, **synth_cfg.kwargs())),
+        Stage("extract", extract_cfg, lambda: extract(videos, work, **extract_cfg.kwargs())),
+        Stage("fit-vocab", vocab_cfg, lambda: fit_vocab(work, **asdict(vocab_cfg))),
+        Stage("gallery", gallery_cfg, lambda: build_gallery(work, **asdict(gallery_cfg))),
+        Stage(
+            "tokenize",
+            tokenize_cfg,
+            lambda: build_corpus(work, transcripts_dir=videos, annotations=ann, **tokenize_cfg.kwargs()),
+        ),
+        Stage("pretrain", pretrain_cfg, lambda: pretrain(work, pretrain_cfg)),
     ]
-    if args.tiny:
-        stages = [(name, argv + TINY_ARGS.get(name, [])) for name, argv in stages]
+    names = task_names()
+    check_keys(cfg.tasks, names, "DemoConfig.tasks (task names)", prefix="tasks.")
+    for name in names:
+        layer = _merged(
+            DEMO_TASKS.get(name, {}), TINY_TASKS.get(name, {}) if cfg.tiny else {}, cfg.tasks.get(name, {})
+        )
+        task_cfg = load_config(get_task(name).config_class, base=layer)
+        stages.append(Stage(name, task_cfg, lambda n=name, c=task_cfg: run_task(n, work, c, annotations=ann)))
+    stages.append(
+        Stage("report", None, lambda: build_report(work, title="VideoBERT demo on the built-in corpus"))
+    )
     return stages
 
 
-def _load_state(work: Path) -> dict:
-    path = work / STATE_NAME
-    if path.exists():
-        return json.loads(path.read_text(encoding="utf-8"))
-    return {"stages": {}}
+def _dotted(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (mappings flattened, other values kept)."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, Mapping) and v:
+            out.update(_dotted(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
-def run_demo(args: argparse.Namespace) -> int:
-    """Run (or resume) every demo stage, then write the report. Returns an exit code."""
+def run_demo(cfg: DemoConfig, work: str | Path = "demo-work") -> Path:
+    """Run (or resume) every demo stage in ``work``; returns the report's path."""
     from tqdm.auto import tqdm
 
-    from videobert.cli import build_parser
-    from videobert.report import build_report
-
-    work = Path(args.work)
+    work = Path(work)
+    stages = demo_stages(cfg, work)  # every config checked before anything runs
     work.mkdir(parents=True, exist_ok=True)
-    state = _load_state(work)
-    parser = build_parser()
-    available = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
-    stages = demo_stages(args)
+    state_path = work / STATE_NAME
+    state = read_json(state_path) if state_path.is_file() else {"stages": {}}
     t_all = time.perf_counter()
+    report_ran = False
     bar = tqdm(stages, desc="demo", unit="stage")
-    for name, argv in bar:
-        bar.set_postfix_str(name)
-        done = state["stages"].get(name, {})
-        if done.get("status") == "done":
-            log.info("demo: %s already done (%.1f s), skipped", name, done.get("seconds", 0.0))
+    for stage in bar:
+        bar.set_postfix_str(stage.name)
+        done = state["stages"].get(stage.name, {})
+        if done.get("status") == "done" and (
+            stage.name != "report" or (work / "reports" / "report.html").is_file()
+        ):
+            log.info("demo: %s already done (%.1f s), skipped", stage.name, done.get("seconds", 0.0))
             continue
-        if argv[0] not in available:
-            log.warning("demo: stage %s is not available in this build, skipped", name)
-            state["stages"][name] = {"status": "unavailable", "seconds": 0.0}
-            continue
-        log.info("demo: stage %s: videobert %s", name, " ".join(argv))
+        log.info("demo: stage %s", stage.name)
         t0 = time.perf_counter()
-        sub_args = parser.parse_args(argv)
-        code = int(sub_args.func(sub_args) or 0)
-        seconds = time.perf_counter() - t0
-        if code != 0:
-            state["stages"][name] = {"status": f"failed (exit {code})", "seconds": seconds}
-            atomic_write_json(work / STATE_NAME, state)
-            raise VideoBertError(f"demo stage {name} failed with exit code {code}; fix it and re-run to resume")
-        state["stages"][name] = {"status": "done", "seconds": round(seconds, 2)}
-        atomic_write_json(work / STATE_NAME, state)
-        log.info("demo: %s done in %.1f s", name, seconds)
-    report = work / "reports" / "report.html"
-    if "report" not in state["stages"] or not report.exists():
-        t0 = time.perf_counter()
-        state["stages"]["report"] = {"status": "done", "seconds": 0.0}
-        atomic_write_json(work / STATE_NAME, state)
-        build_report(work, title="VideoBERT demo on the built-in corpus")
-        state["stages"]["report"]["seconds"] = round(time.perf_counter() - t0, 2)
-        atomic_write_json(work / STATE_NAME, state)
-        build_report(work, title="VideoBERT demo on the built-in corpus")  # again, with its own timing
+        try:
+            stage.run()
+        except BaseException as exc:
+            state["stages"][stage.name] = {
+                "status": f"failed ({type(exc).__name__})",
+                "seconds": time.perf_counter() - t0,
+            }
+            atomic_write_json(state_path, state)
+            if isinstance(exc, VideoBertError):
+                raise VideoBertError(f"demo stage {stage.name}: {exc} (fix it and re-run to resume)") from exc
+            raise
+        seconds = round(time.perf_counter() - t0, 2)
+        state["stages"][stage.name] = {"status": "done", "seconds": seconds}
+        atomic_write_json(state_path, state)
+        report_ran = report_ran or stage.name == "report"
+        log.info("demo: %s done in %.1f s", stage.name, seconds)
+    if report_ran:
+        stages[-1].run()  # once more, with the report stage's own timing in its table
     total = sum(float(s.get("seconds", 0)) for s in state["stages"].values())
     log.info("demo finished: stage time %.1f s in all (this call %.1f s); open %s", total,
-             time.perf_counter() - t_all, report)
+             time.perf_counter() - t_all, work / "reports" / "report.html")  # fmt: skip
+    return work / "reports" / "report.html"
+
+
+def _arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "work", nargs="?", default="demo-work", metavar="WORK", help="work directory (default: demo-work)"
+    )
+
+
+def _run(args: argparse.Namespace, cfg: DemoConfig) -> int:
+    run_demo(cfg, args.work)
     return 0
 
 
+COMMAND = Command(
+    name="demo",
+    help="run every stage on the built-in corpus and write an HTML report",
+    run=_run,
+    config_class=DemoConfig,
+    description=__doc__,
+    arguments=_arguments,
+    flags=(
+        Flag("--videos", "n_videos", "number of generated videos (default 60; --tiny: 8)", int),
+        SEED_FLAG,
+        Flag("--backbone", "backbone", "feature backbone (default: the offline classical descriptor)"),
+        Flag("--weights", "weights", "local weights for a torchvision backbone"),
+        Flag("--levels", "levels", "hierarchical k-means levels (default 2)", int),
+        Flag("--branching", "branching", "hierarchical k-means branching (default 12; --tiny: 4)", int),
+        Flag(
+            "--tiny",
+            "tiny",
+            "smoke run in a few minutes: few short videos, tiny vocabulary, tiny random model",
+            const=True,
+        ),
+    ),
+)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="run every stage on the built-in corpus and write an HTML report",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--work", default="demo-work", help="work directory (default: demo-work)")
-    p.add_argument("--videos", type=int, default=None, help="number of generated videos (default 60; --tiny: 8)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--backbone", default="classical", help="feature backbone (default: the offline classical descriptor)")
-    p.add_argument("--weights", default=None, help="local weights for a torchvision backbone")
-    p.add_argument("--levels", type=int, default=None, help="hierarchical k-means levels (default 2)")
-    p.add_argument("--branching", type=int, default=None, help="hierarchical k-means branching (default 12; --tiny: 4)")
-    p.add_argument("--tiny", action="store_true",
-                   help="smoke run in a few minutes: few short videos, tiny vocabulary, tiny random model")
-    p.add_argument("pretrain_overrides", nargs="*", default=[], help="key=value overrides for pretraining")
-    p.set_defaults(func=run_demo)
+    """Add the ``demo`` sub-command."""
+    add_command(sub, COMMAND)

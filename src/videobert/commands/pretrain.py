@@ -1,7 +1,9 @@
-"""``videobert pretrain WORK [--config FILE] [--preset NAME] [key=value ...]``.
+"""``videobert pretrain WORK [--preset NAME] [--config FILE] [key=value ...]``.
 
 Trains VideoBERT on ``WORK/corpus`` and writes ``WORK/checkpoints/step-N`` (resuming from the
-newest one when present). Run under ``torchrun --nproc_per_node N -m videobert.cli pretrain ...``
+newest one when present). Settings are ``PretrainConfig`` fields (``videobert.train.config``):
+``model.*`` sets the transformers model config (e.g. ``model.num_hidden_layers=2``) and
+``collate.*`` the masking. Run under ``torchrun --nproc_per_node N -m videobert.cli pretrain ...``
 for several processes (gloo on CPU, NCCL on GPU).
 """
 
@@ -9,53 +11,48 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
+from typing import Any
+
+from videobert.commands.dialect import DEVICE_FLAG, Command, Flag, add_command, work_argument
+from videobert.train.config import PRESETS, PretrainConfig
 
 log = logging.getLogger(__name__)
 
 
-def _add_options(p: argparse.ArgumentParser, defaults: bool = True) -> None:
-    from videobert.train.config import PRESETS
-
-    d = None if defaults else argparse.SUPPRESS
-    p.add_argument("--config", default=d, help="YAML file with PretrainConfig fields")
-    p.add_argument("--preset", default=d, choices=sorted(PRESETS), help="named starting configuration")
-    p.add_argument("--max-steps", type=int, default=d, help="shortcut for max_steps=N")
-    p.add_argument("--device", default=d, choices=["cpu", "cuda"], help="default: cuda when available")
+def _arguments(p: argparse.ArgumentParser) -> None:
+    work_argument(p, "work directory holding corpus/ (and vocab/)")
+    p.add_argument("--preset", default=None, choices=sorted(PRESETS), help="named starting configuration")
 
 
-def run(args: argparse.Namespace) -> int:
-    """Load the config, pretrain, and log the final checkpoint."""
+def _load(
+    args: argparse.Namespace, path: str | None, overrides: list[str], values: dict[str, Any]
+) -> PretrainConfig:
     from videobert.train.config import load_pretrain_config
-    from videobert.train.pretrain import pretrain
 
-    # options may also follow WORK, mixed with the overrides: parse what came after WORK again
-    rest = argparse.ArgumentParser(prog="videobert pretrain WORK", add_help=False)
-    _add_options(rest, defaults=False)
-    rest.add_argument("overrides", nargs="*", default=[])
-    late = rest.parse_intermixed_args(args.rest)
-    for key, value in vars(late).items():
-        setattr(args, key, value)
-    cfg = load_pretrain_config(args.config, args.overrides, args.preset)
-    if args.max_steps is not None:
-        cfg.max_steps = args.max_steps
-    final = pretrain(Path(args.work), cfg, device=args.device)
+    return load_pretrain_config(path, overrides, args.preset, values)
+
+
+def _run(args: argparse.Namespace, cfg: PretrainConfig) -> int:
+    from videobert.train.pretrain import pretrain
+    from videobert.workdir import WorkDir
+
+    final = pretrain(WorkDir(args.work).require().root, cfg)
     log.info("final checkpoint: %s", final)
     return 0
 
 
+COMMAND = Command(
+    name="pretrain",
+    help="pretrain VideoBERT on WORK/corpus (resumes from WORK/checkpoints)",
+    run=_run,
+    config_class=PretrainConfig,
+    description=__doc__,
+    arguments=_arguments,
+    flags=(Flag("--max-steps", "max_steps", "optimiser steps in total", int), DEVICE_FLAG),
+    load=_load,
+)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``pretrain`` sub-command."""
-    p = subparsers.add_parser(
-        "pretrain",
-        help="pretrain VideoBERT on WORK/corpus (resumes from WORK/checkpoints)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("work", help="work directory holding corpus/ (and vocab/)")
-    _add_options(p)
-    p.add_argument(
-        "rest", nargs=argparse.REMAINDER, metavar="key=value",
-        help="overrides, e.g. lr=3e-4 model.num_hidden_layers=2 (options may be mixed in)",
-    )
-    p.set_defaults(func=run)
+    add_command(subparsers, COMMAND)

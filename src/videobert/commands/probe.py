@@ -1,22 +1,32 @@
 """``videobert probe PATH...``: what the decoder sees in each video, and how many clips it gives.
 
 Each PATH is a video file or a folder (searched recursively). Good videos are listed with id,
-duration, fps, display size, rotation and clip count at ``--fps`` / ``--clip-frames``; bad ones with
-the reason (all through logging, on stderr). Exit status: 0 when every named file is good (bad files found inside folders are
-reported, not fatal), 1 when a file named directly is bad or a path does not exist.
+duration, fps, display size, rotation and clip count on the clip grid (``clips.*``); bad ones with
+the reason (all through logging, on stderr). Exit status: 0 when every named file is good (bad
+files found inside folders are reported, not fatal), 1 when a file named directly is bad or a path
+does not exist.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from videobert.commands.dialect import CLIP_FLAGS, Command, add_command
 from videobert.errors import InputFileError, VideoDecodeError
 from videobert.video.clips import ClipSpec, clip_times
 from videobert.video.decode import VideoInfo, list_videos, n_grid_frames, probe, video_id_for
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class ProbeConfig:
+    """Settings of ``videobert probe``: the clip grid clip counts are given for."""
+
+    clips: ClipSpec = field(default_factory=ClipSpec)
 
 
 def _line(video_id: str, info: VideoInfo, spec: ClipSpec) -> str:
@@ -28,9 +38,9 @@ def _line(video_id: str, info: VideoInfo, spec: ClipSpec) -> str:
     )
 
 
-def run_probe(args: argparse.Namespace) -> int:
+def run_probe(args: argparse.Namespace, cfg: ProbeConfig) -> int:
     """Probe every named file and every video inside every named folder."""
-    spec = ClipSpec(fps=args.fps, frames=args.clip_frames, stride=args.stride, partial=args.partial)
+    spec = cfg.clips
     status = 0
     n_ok = n_bad = 0
     for raw in args.paths:
@@ -64,19 +74,21 @@ def run_probe(args: argparse.Namespace) -> int:
     return status
 
 
+def _arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="+", metavar="PATH", help="video files and/or folders")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``probe`` sub-command."""
-    p = subparsers.add_parser(
-        "probe",
-        help="list videos with duration, fps, size, rotation and clip count; report bad files",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    add_command(
+        subparsers,
+        Command(
+            name="probe",
+            help="list videos with duration, fps, size, rotation and clip count; report bad files",
+            run=run_probe,
+            config_class=ProbeConfig,
+            description=__doc__,
+            arguments=_arguments,
+            flags=CLIP_FLAGS,
+        ),
     )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="video files and/or folders")
-    p.add_argument("--fps", type=float, default=20.0, help="frame rate clips are cut at (default 20)")
-    p.add_argument("--clip-frames", type=int, default=30, help="frames per clip (default 30)")
-    p.add_argument(
-        "--stride", type=int, default=None, help="frames between clip starts (default: clip frames)"
-    )
-    p.add_argument("--partial", choices=("pad", "drop"), default="pad", help="last partial clip policy")
-    p.set_defaults(func=run_probe)

@@ -5,19 +5,31 @@ from __future__ import annotations
 import argparse
 import logging
 
+from videobert.commands.dialect import Command, Flag, add_command, work_argument
+from videobert.report.html import ReportConfig
+
 log = logging.getLogger(__name__)
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="write WORK/reports/report.html from every stage's results")
-    p.add_argument("work", help="work directory")
-    p.add_argument("--title", default="VideoBERT report")
-    p.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, cfg: ReportConfig) -> int:
     from videobert.report import build_report
 
-    path = build_report(args.work, title=args.title)
+    path = build_report(args.work, cfg.title, cfg.gallery_top)
     log.info("open %s", path)
     return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``report`` sub-command."""
+    add_command(
+        sub,
+        Command(
+            name="report",
+            help="write WORK/reports/report.html from every stage's results",
+            run=_run,
+            config_class=ReportConfig,
+            description=__doc__,
+            arguments=work_argument,
+            flags=(Flag("--title", "title", "page title"),),
+        ),
+    )

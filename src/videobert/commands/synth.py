@@ -1,71 +1,52 @@
-"""``videobert synth OUT``: generate the built-in narrated-video corpus."""
+"""``videobert synth OUT``: generate the built-in narrated-video corpus.
+
+Writes OUT/videos/<id>.mp4 + .srt narration, OUT/annotations.json (YouCook2 layout) and
+OUT/taxonomy.json. Deterministic by seed; re-running with the same settings does nothing.
+"""
 
 from __future__ import annotations
 
 import argparse
 
-from videobert.datasets.synthetic import (
-    CODECS,
-    DEFAULT_FPS,
-    DEFAULT_HEIGHT,
-    DEFAULT_N_VIDEOS,
-    DEFAULT_WIDTH,
+from videobert.commands.dialect import SEED_FLAG, Command, Flag, add_command
+from videobert.datasets.synthetic import CODECS, SynthConfig
+
+
+def _arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("out", metavar="OUT", help="output folder")
+
+
+def _run(args: argparse.Namespace, cfg: SynthConfig) -> int:
+    from videobert.datasets.synthetic import synthesize
+
+    synthesize(args.out, **cfg.kwargs())  # logs its own summary: videos, minutes of video, steps
+    return 0
+
+
+COMMAND = Command(
+    name="synth",
+    help="generate the built-in narrated 'recipe' video corpus",
+    run=_run,
+    config_class=SynthConfig,
+    description=__doc__,
+    arguments=_arguments,
+    flags=(
+        Flag("--videos", "n_videos", "number of videos", int),
+        SEED_FLAG,
+        Flag("--width", "width", "frame width in pixels, even", int),
+        Flag("--height", "height", "frame height in pixels, even", int),
+        Flag("--fps", "fps", "frames per second", float),
+        Flag("--codec", "codec", "video codec", choices=sorted(CODECS)),
+        Flag("--subset-split", "subset_split", "fraction of videos in 'training'", float),
+        Flag(
+            "--steps-per-video", "max_steps_per_video", "cap the recipe steps per video (short videos)", int
+        ),
+        Flag("--workers", "workers", "encoding processes", int),
+        Flag("--force", "force", "regenerate over a corpus made with other settings", const=True),
+    ),
 )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``synth`` sub-command."""
-    p = subparsers.add_parser(
-        "synth",
-        help="generate the built-in narrated 'recipe' video corpus",
-        description="Write OUT/videos/<id>.mp4 + .srt narration, OUT/annotations.json (YouCook2 layout), "
-        "OUT/taxonomy.json. Deterministic by --seed; re-running with the same parameters does nothing.",
-    )
-    p.add_argument("out", metavar="OUT", help="output folder")
-    p.add_argument(
-        "--videos",
-        type=int,
-        default=DEFAULT_N_VIDEOS,
-        help="number of videos (default %(default)s, ~36 min of video)",
-    )
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument(
-        "--width", type=int, default=DEFAULT_WIDTH, help="frame width in pixels, even (default %(default)s)"
-    )
-    p.add_argument(
-        "--height",
-        type=int,
-        default=DEFAULT_HEIGHT,
-        help="frame height in pixels, even (default %(default)s)",
-    )
-    p.add_argument("--fps", type=float, default=DEFAULT_FPS, help="frames per second (default %(default)s)")
-    p.add_argument("--codec", choices=sorted(CODECS), default="h264", help="video codec (default h264 .mp4)")
-    p.add_argument(
-        "--subset-split", type=float, default=0.8, help="fraction of videos in 'training' (default 0.8)"
-    )
-    p.add_argument(
-        "--max-steps", type=int, default=None, help="cap the steps per video (short videos for tests)"
-    )
-    p.add_argument("--workers", type=int, default=1, help="encoding processes (default 1)")
-    p.add_argument("--force", action="store_true", help="regenerate over a corpus made with other parameters")
-    p.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    """Generate the corpus and log a summary."""
-    from videobert.datasets.synthetic import synthesize
-
-    synthesize(  # logs its own summary: videos, minutes of video, steps, steps per verb
-        args.out,
-        n_videos=args.videos,
-        seed=args.seed,
-        width=args.width,
-        height=args.height,
-        fps=args.fps,
-        codec=args.codec,
-        subset_split=args.subset_split,
-        max_steps=args.max_steps,
-        force=args.force,
-        workers=args.workers,
-    )
-    return 0
+    add_command(subparsers, COMMAND)

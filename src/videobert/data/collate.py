@@ -321,14 +321,3 @@ def collate(
         "alignment_labels": torch.tensor([ex.alignment for ex in examples], dtype=torch.long),
         "regime": torch.tensor([ex.regime for ex in examples], dtype=torch.long),
     }
-
-
-class Collator:
-    """``Collator(tok, cfg)(examples, rng)``: :func:`collate` bound to a tokenizer and config."""
-
-    def __init__(self, tokenizer: VideoBertTokenizer, cfg: CollateConfig | None = None) -> None:
-        self.tokenizer = tokenizer
-        self.cfg = cfg or CollateConfig()
-
-    def __call__(self, examples: Sequence[Example], rng: np.random.Generator) -> dict[str, torch.Tensor]:
-        return collate(examples, self.tokenizer, self.cfg, rng)

@@ -1,8 +1,9 @@
 """Sentences aligned with visual words -> ``corpus/{train,val}.parquet``.
 
-Alignment rule (:func:`align_sentence`): a clip belongs to a sentence spanning ``[start, end)``
-seconds when the clip's midpoint lies in ``[start, end)``; a sentence that covers no clip midpoint
-gets the one clip whose midpoint is nearest to the sentence's midpoint (ties: the earlier clip).
+Alignment rule (:func:`videobert.data.alignment.align_sentence`, shared with the tasks): a clip
+belongs to a sentence spanning ``[start, end)`` seconds when the clip's midpoint lies in
+``[start, end)``; a sentence that covers no clip midpoint gets the one clip whose midpoint is
+nearest to the sentence's midpoint (ties: the earlier clip).
 
 Rows (schema in docs/ARCHITECTURE.md): one per sentence, in time order within a video. A video
 without a transcript (or whose transcript has no usable sentence) gives video-only rows
@@ -20,8 +21,8 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +31,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from videobert.data.alignment import align_sentence
+from videobert.data.annotations import load_annotations
+from videobert.data.annotations import subsets as annotation_subsets
 from videobert.errors import InputFileError, StageMissingError, TranscriptError, VideoBertError
 from videobert.text.sentences import SentenceConfig, segments_to_sentences
 from videobert.text.tokenizer import VideoBertTokenizer
 from videobert.text.transcripts import TRANSCRIPT_SUFFIXES, find_transcripts, read_transcript
-from videobert.utils.io import atomic_write_json, read_json
-from videobert.utils.manifest import Manifest
+from videobert.utils.io import atomic_write_json, make_temp_dir, make_temp_file, read_json
+from videobert.workdir import WorkDir
 
 log = logging.getLogger(__name__)
 
@@ -55,62 +59,25 @@ ROW_GROUP_SIZE = 1024  # rows per parquet row group: the streaming unit of data/
 STAGE = "tokenize"
 
 
-def align_sentence(start: float, end: float, clip_times: np.ndarray) -> tuple[int, int]:
-    """Clips of a sentence ``[start, end)`` s: ``(first, last_exclusive)`` indices into ``clip_times``.
-
-    ``clip_times``: float64 (n_clips, 2) clip ``[start, end)`` seconds, sorted by start. A clip is
-    covered when its midpoint is in ``[start, end)``; if none is, the clip with the nearest
-    midpoint to the sentence midpoint. Raises ``VideoBertError`` when there are no clips.
-    """
-    times = np.asarray(clip_times, dtype=np.float64).reshape(-1, 2)  # (n, 2) -> (n, 2)
-    n = len(times)
-    if n == 0:
-        raise VideoBertError("align_sentence: the video has no clips")
-    mids = times.mean(axis=1)  # (n,)
-    first = int(np.searchsorted(mids, start, side="left"))
-    last = int(np.searchsorted(mids, end, side="left"))
-    if last > first:
-        return first, last
-    centre = 0.5 * (start + end)
-    nearest = int(np.argmin(np.abs(mids - centre)))
-    return nearest, nearest + 1
-
-
-def _video_ids(work: Path) -> list[str]:
-    tok_dir = work / "tokens"
-    if not tok_dir.is_dir():
-        raise StageMissingError(f"{tok_dir}: no visual words; run `videobert fit-vocab`/assign first")
-    ids = sorted(p.name[: -len(".npy")] for p in tok_dir.glob("*.npy") if not p.name.endswith(".times.npy"))
+def _video_ids(work: WorkDir) -> list[str]:
+    if not work.tokens.is_dir():
+        raise StageMissingError(f"{work.tokens}: no visual words; run `videobert fit-vocab` first")
+    ids = work.token_ids()
     if not ids:
-        raise StageMissingError(f"{tok_dir}: no <video_id>.npy visual-word files")
+        raise StageMissingError(f"{work.tokens}: no <video_id>.npy visual-word files")
     return ids
 
 
-def _transcripts_beside_videos(work: Path) -> dict[str, Path]:
+def _transcripts_beside_videos(work: WorkDir) -> dict[str, Path]:
     """Transcripts with the same stem beside each video's source path (from the manifest)."""
     out: dict[str, Path] = {}
-    for rec in Manifest(work).records():
-        vid, src = rec.get("video_id"), rec.get("path")
-        if not vid or not src or vid in out:
-            continue
+    for vid, src in work.source_videos().items():
         for suf in TRANSCRIPT_SUFFIXES:
-            cand = Path(src).with_suffix(suf)
+            cand = src.with_suffix(suf)
             if cand.is_file():
                 out[vid] = cand
                 break
     return out
-
-
-def _annotation_subsets(annotations: str | os.PathLike[str] | None) -> dict[str, str]:
-    if annotations is None:
-        return {}
-    data = read_json(annotations)
-    db = data.get("database") if isinstance(data, dict) else None
-    if not isinstance(db, dict):
-        raise InputFileError(annotations, "annotations need a top-level 'database' mapping (YouCook2 layout)")
-    return {
-        str(k): str(v.get("subset", "")) for k, v in db.items() if isinstance(v, dict) and v.get("subset")
-    }
 
 
 def split_videos(
@@ -213,6 +180,41 @@ def _video_rows(
         }
 
 
+@dataclass
+class TokenizeConfig:
+    """Settings of ``videobert tokenize`` (the keyword arguments of :func:`build_corpus`).
+
+    Attributes:
+        tokenizer: BERT checkpoint path or name for WordPiece (None: the packaged MiniLM).
+        val_fraction: fraction of the videos the annotations do not place that go to validation.
+        seed: seeds that split.
+        sentences: how transcript cues become sentences (``SentenceConfig``).
+        video_only_chunk: clips per video-only row of a video without usable text.
+    """
+
+    tokenizer: str | None = None
+    val_fraction: float = 0.1
+    seed: int = 0
+    sentences: SentenceConfig = field(default_factory=SentenceConfig)
+    video_only_chunk: int = 16
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.video_only_chunk < 1:
+            raise ValueError(f"video_only_chunk must be >= 1, got {self.video_only_chunk}")
+
+    def kwargs(self) -> dict[str, Any]:
+        """These settings as keyword arguments of :func:`build_corpus`."""
+        return {
+            "tokenizer": self.tokenizer,
+            "val_fraction": self.val_fraction,
+            "seed": self.seed,
+            "sentence_cfg": self.sentences,
+            "video_only_chunk": self.video_only_chunk,
+        }
+
+
 def build_corpus(
     work: str | os.PathLike[str],
     transcripts_dir: str | os.PathLike[str] | None = None,
@@ -230,9 +232,9 @@ def build_corpus(
     ``transcripts_dir``: searched recursively for ``<video_id>.{srt,vtt,json}``; ``None`` looks beside
     each source video named in the manifest.
     """
-    work = Path(work)
+    work = WorkDir.of(work)
     sentence_cfg = sentence_cfg or SentenceConfig()
-    vocab_cfg = work / "vocab" / "config.json"
+    vocab_cfg = work.vocab_config
     if not vocab_cfg.exists():
         raise StageMissingError(f"{vocab_cfg}: missing; fit the visual vocabulary first")
     n_words = int(read_json(vocab_cfg)["n_words"])
@@ -246,9 +248,10 @@ def build_corpus(
     transcripts = (
         find_transcripts(transcripts_dir) if transcripts_dir is not None else _transcripts_beside_videos(work)
     )
-    train_ids, val_ids = split_videos(video_ids, _annotation_subsets(annotations), val_fraction, seed)
+    subsets = annotation_subsets(load_annotations(annotations)) if annotations is not None else {}
+    train_ids, val_ids = split_videos(video_ids, subsets, val_fraction, seed)
 
-    out_dir = work / "corpus"
+    out_dir = work.corpus
     out_dir.mkdir(parents=True, exist_ok=True)
     stats: dict[str, Any] = {
         "videos": len(video_ids),
@@ -268,22 +271,18 @@ def build_corpus(
     }
     sinks: dict[str, _ParquetSink] = {}
     tmp_paths: dict[str, Path] = {}
-    manifest = Manifest(work)
+    manifest = work.manifest
     try:
         for split in ("train", "val"):
-            fd, tmp = tempfile.mkstemp(prefix=f".{split}.", suffix=".parquet", dir=out_dir)
-            os.close(fd)
-            tmp_paths[split] = Path(tmp)
-            sinks[split] = _ParquetSink(Path(tmp))
+            tmp_paths[split] = make_temp_file(out_dir, f".{split}.", ".parquet")
+            sinks[split] = _ParquetSink(tmp_paths[split])
         for vid in tqdm(video_ids, desc="tokenize", unit="video", disable=None):
-            tok_path = work / "tokens" / f"{vid}.npy"
+            tok_path = work.token_file(vid)
             try:
-                words = np.load(tok_path, allow_pickle=False).astype(np.int64).reshape(-1)  # (n_clips,)
-                times = np.load(work / "tokens" / f"{vid}.times.npy", allow_pickle=False).reshape(
-                    -1, 2
-                )  # (n, 2)
-                if len(words) != len(times):
-                    raise InputFileError(tok_path, f"{len(words)} words but {len(times)} clip times")
+                loaded = work.load_tokens(vid)
+                if loaded is None:
+                    raise InputFileError(work.token_times_file(vid), "clip times missing")
+                words, times = loaded[0].astype(np.int64), loaded[1]  # (n_clips,), (n_clips, 2)
                 if len(words) == 0:
                     raise InputFileError(tok_path, "no clips")
                 if words.min() < 0 or words.max() >= n_words:
@@ -322,7 +321,7 @@ def build_corpus(
         for split, sink in sinks.items():
             sink.close()
             stats[f"{split}_rows"] = sink.n_rows
-            os.replace(tmp_paths[split], out_dir / f"{split}.parquet")
+            os.replace(tmp_paths[split], work.corpus_split(split))
     finally:
         for p in tmp_paths.values():
             if p.exists():
@@ -331,8 +330,8 @@ def build_corpus(
     stats["val_videos"] = len(val_ids)
     stats["pairs"] = stats["sentences"]
     stats["mean_words"] = stats["words"] / stats["sentences"] if stats["sentences"] else 0.0
-    _save_tokenizer(tokenizer, out_dir / "tokenizer")
-    atomic_write_json(out_dir / "stats.json", stats)
+    _save_tokenizer(tokenizer, work.corpus_tokenizer)
+    atomic_write_json(work.corpus_stats, stats)
     log.info(
         "corpus: %d videos (%d with text), %d sentences (mean %.1f words), %d video-only rows, train %d rows, val %d rows",
         stats["videos"],
@@ -348,7 +347,7 @@ def build_corpus(
 
 def _save_tokenizer(tokenizer: VideoBertTokenizer, target: Path) -> None:
     """Save into a temporary sibling directory, then swap it in (no half-written tokenizer dir)."""
-    tmp = Path(tempfile.mkdtemp(prefix=".tokenizer.", dir=target.parent))
+    tmp = make_temp_dir(target.parent, ".tokenizer.")
     try:
         tokenizer.save_pretrained(tmp)
         if target.exists():
@@ -365,9 +364,4 @@ def _save_tokenizer(tokenizer: VideoBertTokenizer, target: Path) -> None:
             shutil.rmtree(tmp)
 
 
-def corpus_rows(path: str | os.PathLike[str]) -> int:
-    """Number of rows of a corpus parquet file (from its metadata)."""
-    return pq.ParquetFile(str(path)).metadata.num_rows
-
-
-__all__ = ["CORPUS_SCHEMA", "align_sentence", "build_corpus", "corpus_rows", "split_videos"]
+__all__ = ["CORPUS_SCHEMA", "TokenizeConfig", "align_sentence", "build_corpus", "split_videos"]

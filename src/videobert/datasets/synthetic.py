@@ -403,6 +403,38 @@ class SynthResult:
         return d
 
 
+@dataclass
+class SynthConfig:
+    """Settings of ``videobert synth`` (the keyword arguments of :func:`synthesize`).
+
+    Attributes:
+        n_videos: number of videos. seed: the corpus's seed (video i depends on (seed, i) only).
+        width, height: frame size in pixels (even). fps: frames per second. codec: a ``CODECS`` name.
+        subset_split: fraction of videos in the 'training' subset.
+        max_steps_per_video: cap on the recipe steps of a video (short videos for tests); None: none.
+        workers: encoding processes. force: regenerate over a corpus made with other settings.
+        progress: show a progress bar.
+    """
+
+    n_videos: int = DEFAULT_N_VIDEOS
+    seed: int = 0
+    width: int = DEFAULT_WIDTH
+    height: int = DEFAULT_HEIGHT
+    fps: float = DEFAULT_FPS
+    codec: str = "h264"
+    subset_split: float = 0.8
+    max_steps_per_video: int | None = None
+    workers: int = 1
+    force: bool = False
+    progress: bool = True
+
+    def kwargs(self) -> dict[str, Any]:
+        """These settings as keyword arguments of :func:`synthesize`."""
+        d = asdict(self)
+        d["max_steps"] = d.pop("max_steps_per_video")
+        return d
+
+
 def synthesize(
     out_dir: str | os.PathLike[str],
     n_videos: int = DEFAULT_N_VIDEOS,

@@ -17,7 +17,7 @@ from typing import Any
 _EXPORTS = {
     "extract": "videobert.features.extract",
     "load_features": "videobert.features.extract",
-    "features_dir": "videobert.features.extract",
+    "ExtractConfig": "videobert.features.extract",
     "build_backbone": "videobert.features.registry",
     "available_backbones": "videobert.features.registry",
     "get_spec": "videobert.features.registry",

@@ -24,7 +24,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +34,55 @@ from tqdm import tqdm
 from videobert.errors import InputFileError, VideoBertError
 from videobert.features.registry import Backbone, build_backbone
 from videobert.utils.io import atomic_save_npy, atomic_write_json, read_json
-from videobert.utils.manifest import Manifest
+from videobert.utils.runtime import env_int
+from videobert.video.clips import ClipSpec
+from videobert.workdir import WorkDir
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class ExtractConfig:
+    """Settings of ``videobert extract`` (the keyword arguments of :func:`extract`, see there).
+
+    Attributes:
+        backbone: a registered backbone name.
+        weights: None (torchvision's default weights), an enum member name, or a state_dict path.
+        random_weights: seeded random weights (tests only).
+        batch_size: clips per forward pass.
+        shard: ``"i/n"``: this process's share of the videos (default: RANK / WORLD_SIZE).
+        device: cpu, cuda or cuda:N (default: cuda when available).
+        num_workers: decoding threads (0: inline).
+        clips: the clip grid (fps, frames, stride, partial, min_partial).
+        input_size: override the network input size (pixels).
+        progress: show a progress bar.
+    """
+
+    backbone: str = "s3d"
+    weights: str | None = None
+    random_weights: bool = False
+    batch_size: int = 8
+    shard: str | None = None
+    device: str | None = None
+    num_workers: int = 2
+    clips: ClipSpec = field(default_factory=ClipSpec)
+    input_size: int | None = None
+    progress: bool = True
+
+    def kwargs(self) -> dict[str, Any]:
+        """These settings as keyword arguments of :func:`extract`."""
+        return {
+            "backbone": self.backbone,
+            "weights": self.weights,
+            "random_weights": self.random_weights,
+            "batch_size": self.batch_size,
+            "shard": self.shard,
+            "device": self.device,
+            "num_workers": self.num_workers,
+            "clip_spec": self.clips,
+            "crop_size": self.input_size,
+            "progress": self.progress,
+        }
 
 
 def stage_name(backbone: str) -> str:
@@ -44,15 +90,10 @@ def stage_name(backbone: str) -> str:
     return f"extract/{backbone}"
 
 
-def features_dir(work: str | os.PathLike[str], backbone: str) -> Path:
-    """``WORK/features/<backbone>``."""
-    return Path(work) / "features" / backbone
-
-
 def parse_shard(shard: str | tuple[int, int] | None) -> tuple[int, int]:
     """``"i/n"`` or ``(i, n)`` -> ``(i, n)``; None -> torchrun's ``(RANK, WORLD_SIZE)``, else ``(0, 1)``."""
     if shard is None:
-        rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+        rank, world = env_int("RANK", 0), env_int("WORLD_SIZE", 1)
     elif isinstance(shard, str):
         try:
             a, b = shard.split("/")
@@ -89,12 +130,6 @@ def collect_videos(videos: str | os.PathLike[str] | Sequence[str | os.PathLike[s
             raise InputFileError(path, f"video id {vid!r} is also the id of {ids[vid]}; rename one of them")
         ids[vid] = path
     return dict(sorted(ids.items()))
-
-
-def _default_clip_spec() -> Any:
-    from videobert.video.clips import ClipSpec
-
-    return ClipSpec()
 
 
 @dataclass
@@ -235,15 +270,16 @@ def extract(
         ``clips_per_s``, ``out_dir``.
     """
     rank, world = parse_shard(shard)
-    clip_spec = clip_spec if clip_spec is not None else _default_clip_spec()
+    clip_spec = clip_spec if clip_spec is not None else ClipSpec()
     all_videos = collect_videos(videos)
     mine = list(all_videos.items())[rank::world]
-    out_dir = features_dir(work, backbone)
-    manifest = Manifest(work)
+    wd = WorkDir.of(work)
+    out_dir = wd.features(backbone)
+    manifest = wd.manifest
     stage = stage_name(backbone)
 
     def finished(vid: str) -> bool:
-        return (out_dir / f"{vid}.npy").exists() and (out_dir / f"{vid}.times.npy").exists()
+        return wd.feature_file(backbone, vid).exists() and wd.feature_times_file(backbone, vid).exists()
 
     todo = [(vid, p) for vid, p in mine if not finished(vid)]
     summary: dict[str, Any] = {
@@ -314,8 +350,8 @@ def extract(
             if item.kind == "end" and feats_list:
                 feats = np.concatenate(feats_list).astype(np.float16)  # (n_clips, D)
                 times = np.asarray(times_list, dtype=np.float64).reshape(-1, 2)  # (n_clips, 2)
-                atomic_save_npy(out_dir / f"{vid}.times.npy", times)
-                atomic_save_npy(out_dir / f"{vid}.npy", feats)
+                atomic_save_npy(wd.feature_times_file(backbone, vid), times)
+                atomic_save_npy(wd.feature_file(backbone, vid), feats)
                 record.update(status="ok", n_clips=int(feats.shape[0]), dim=int(feats.shape[1]), **item.data)
                 summary["done"] += 1
             else:
@@ -352,8 +388,8 @@ def load_features(
     """A finished video's features, float16 (n_clips, D), and clip times, float64 (n_clips, 2)."""
     from videobert.errors import StageMissingError
 
-    d = features_dir(work, backbone)
-    f, t = d / f"{video_id}.npy", d / f"{video_id}.times.npy"
+    wd = WorkDir.of(work)
+    f, t = wd.feature_file(backbone, video_id), wd.feature_times_file(backbone, video_id)
     if not f.exists() or not t.exists():
         raise StageMissingError(
             f"{f}: no features for {video_id!r}; run `videobert extract --backbone {backbone}`"

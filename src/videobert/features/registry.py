@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from videobert.errors import VideoBertError
+from videobert.utils.runtime import env_int, resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -333,17 +334,14 @@ def build_backbone(
         weights: None / ``"DEFAULT"`` (torchvision's default weights), an enum member name such as
             ``"KINETICS400_V1"``, or a path to a state_dict file.
         random_weights: seeded random weights (tests); exclusive with ``weights``.
-        device: ``"cpu"``, ``"cuda"``...; None picks CUDA when available.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:N"``; None picks CUDA when available (under torchrun,
+            this process's ``LOCAL_RANK`` GPU).
         crop_size: override the network input size (pixels; int -> square); resize follows it.
         resize_size: override the resize size (pixels; one int: short side, two: (h, w)).
         frames_per_clip: override how many frames the backbone takes from each clip.
     """
     spec = get_spec(name)
-    dev = (
-        torch.device(device)
-        if device is not None
-        else torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    )
+    dev = resolve_device(device, local_rank=env_int("LOCAL_RANK", 0))
     crop = spec.crop_size
     resize = spec.resize_size
     if crop_size is not None:

@@ -1,9 +1,10 @@
 """``WORK/reports/report.html``: one self-contained folder with every result of a run.
 
-Reads only stage outputs (files): ``reports/<task>.json`` (metrics beside chance, examples with
-images under ``reports/``), ``logs/pretrain.jsonl`` (training curves), ``vocab/stats.json`` and
-``gallery/words/*.png`` (visual words, copied in), ``corpus/stats.json`` and the demo's
-``demo_state.json`` (timings per stage). Whatever is missing is simply left out.
+Reads only stage outputs (files): ``reports/<task>.json`` (metrics beside their baseline,
+examples with images under ``reports/``), ``logs/pretrain.jsonl`` (training curves),
+``vocab/stats.json`` and ``gallery/words/*.png`` (visual words, copied in), ``corpus/stats.json``
+and the demo's ``demo_state.json`` (timings per stage). Whatever is missing is simply left out; a
+work directory with none of them is an error.
 """
 
 from __future__ import annotations
@@ -12,23 +13,28 @@ import html
 import json
 import logging
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from videobert.errors import StageMissingError
 from videobert.report.plots import plot_training_curves
+from videobert.tasks.base import BUILTIN_TASKS
 from videobert.utils.io import atomic_write_text
+from videobert.workdir import WorkDir
 
 log = logging.getLogger(__name__)
 
-TASK_ORDER = (
-    "zero-shot",
-    "classify",
-    "retrieve",
-    "caption",
-    "summarize",
-    "forecast",
-    "text-to-video",
-)
+
+@dataclass
+class ReportConfig:
+    """Settings of ``videobert report``: the page ``title``, and how many of the most frequent
+    visual words' contact sheets it shows (``gallery_top``)."""
+
+    title: str = "VideoBERT report"
+    gallery_top: int = 24
+
+TASK_ORDER = tuple(m.replace("_", "-") for m in BUILTIN_TASKS)  # the registry's order
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1180px;color:#222}
@@ -62,7 +68,7 @@ def _fmt(v: Any) -> str:
 
 def _metrics_table(result: dict[str, Any]) -> str:
     metrics = result.get("metrics", {}) or {}
-    chance = result.get("chance", {}) or {}
+    chance = result.get("baseline", result.get("chance", {})) or {}  # "chance": reports before 0.2
     rows = []
     # zero-shot with calibration also keeps the raw scores' metrics (the paper's reading)
     named = [(name, name, v) for name, v in metrics.items()]
@@ -86,7 +92,9 @@ def _metrics_table(result: dict[str, Any]) -> str:
     if not rows:
         return "<p class=muted>no metrics</p>"
     return (
-        "<table class=metrics><tr><th>metric</th><th>value</th><th>chance / baseline</th><th>ratio</th></tr>"
+        "<table class=metrics><tr><th>metric</th><th>value</th><th>"
+        + html.escape(str(result.get("baseline_name") or "chance / baseline"))
+        + "</th><th>ratio</th></tr>"
         + "".join(rows)
         + "</table>"
     )
@@ -136,9 +144,15 @@ def _task_images(result: dict[str, Any], reports_dir: Path) -> str:
     return "".join(out)
 
 
-def _gallery(work: Path, reports_dir: Path, top: int) -> str:
-    words_dir = work / "gallery" / "words"
-    stats_path = work / "vocab" / "stats.json"
+def _notes(result: dict[str, Any]) -> str:
+    """A task's ``notes`` (what it left out and why) as a paragraph."""
+    notes = [str(n) for n in result.get("notes", []) or []]
+    return "".join(f"<p class=muted>note: {html.escape(n)}</p>" for n in notes)
+
+
+def _gallery(work: WorkDir, reports_dir: Path, top: int) -> str:
+    words_dir = work.gallery / "words"
+    stats_path = work.vocab_stats
     if not words_dir.is_dir():
         return "<p class=muted>no gallery (run <code>videobert gallery</code>)</p>"
     counts: dict[str, int] = {}
@@ -167,8 +181,8 @@ def _gallery(work: Path, reports_dir: Path, top: int) -> str:
     return summary + "<div class=gallery>" + "".join(figs) + "</div>"
 
 
-def _timings(work: Path) -> str:
-    state_path = work / "demo_state.json"
+def _timings(work: WorkDir) -> str:
+    state_path = work.root / "demo_state.json"
     if not state_path.exists():
         return ""
     state = json.loads(state_path.read_text(encoding="utf-8"))
@@ -185,13 +199,19 @@ def _timings(work: Path) -> str:
 
 
 def build_report(work: str | Path, title: str = "VideoBERT report", gallery_top: int = 24) -> Path:
-    """Write ``WORK/reports/report.html`` (and its images) from the stage outputs; return its path."""
-    work = Path(work)
-    reports_dir = work / "reports"
-    reports_dir.mkdir(parents=True, exist_ok=True)
-    parts = [f"<h1>{html.escape(title)}</h1><p class=muted>work directory: {html.escape(str(work.resolve()))}</p>"]
+    """Write ``WORK/reports/report.html`` (and its images) from the stage outputs; return its path.
 
-    corpus_stats = work / "corpus" / "stats.json"
+    Raises:
+        StageMissingError: ``work`` is not a directory or holds no stage output at all.
+    """
+    work = WorkDir.of(work).require()
+    if not any(work.outputs().values()):
+        raise StageMissingError(f"{work.root}: no stage output to report (is this a work directory?)")
+    reports_dir = work.reports
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    parts = [f"<h1>{html.escape(title)}</h1><p class=muted>work directory: {html.escape(str(work.root.resolve()))}</p>"]
+
+    corpus_stats = work.corpus_stats
     if corpus_stats.exists():
         cs = json.loads(corpus_stats.read_text(encoding="utf-8"))
         flat = {k: v for k, v in cs.items() if isinstance(v, int | float | str)}
@@ -208,7 +228,7 @@ def build_report(work: str | Path, title: str = "VideoBERT report", gallery_top:
         if isinstance(data, dict) and "metrics" in data:
             results[str(data.get("task", path.stem)).replace("_", "-")] = data
     if results:
-        parts.append("<h2>Results against chance</h2>")
+        parts.append("<h2>Results beside their baselines</h2>")
         ordered = [t for t in TASK_ORDER if t in results] + sorted(t for t in results if t not in TASK_ORDER)
         for task in ordered:
             res = results[task]
@@ -216,10 +236,11 @@ def build_report(work: str | Path, title: str = "VideoBERT report", gallery_top:
             parts.append(f"<h3 id='task-{html.escape(task)}'>{html.escape(task.replace('_', ' '))}"
                          + (f" <span class=muted>(n = {n})</span>" if n is not None else "") + "</h3>")
             parts.append(_metrics_table(res))
+            parts.append(_notes(res))
             parts.append(_task_images(res, reports_dir))
             parts.append(_examples_table(res, reports_dir))
 
-    curves = plot_training_curves(work / "logs" / "pretrain.jsonl", reports_dir / "training_curves.png")
+    curves = plot_training_curves(work.pretrain_log, reports_dir / "training_curves.png")
     if curves:
         parts.append("<h2>Pretraining</h2><p><img class=strip src='training_curves.png' alt='training curves'></p>")
 
@@ -231,7 +252,7 @@ def build_report(work: str | Path, title: str = "VideoBERT report", gallery_top:
         + "<style>" + CSS + "</style><script>" + IMAGE_CHECK_JS + "</script></head><body>"
         + "\n".join(p for p in parts if p) + "</body></html>\n"
     )
-    out = reports_dir / "report.html"
+    out = work.report_html
     atomic_write_text(out, page)
     log.info("report written to %s", out)
     return out

@@ -41,6 +41,12 @@ class SentenceConfig:
     drop_fillers: bool = True
     fillers: tuple[str, ...] = ("uh", "um", "umm", "er", "erm", "ah", "hmm", "mm", "uhm")
 
+    def __post_init__(self) -> None:
+        if self.min_words < 1 or self.max_words < self.min_words:
+            raise ValueError(f"need 1 <= min_words <= max_words, got {self.min_words} and {self.max_words}")
+        if self.pause < 0 or self.max_merge_gap < 0:
+            raise ValueError("pause and max_merge_gap are seconds >= 0")
+
 
 @dataclass(frozen=True)
 class Sentence:

@@ -1,7 +1,8 @@
 """Checkpoint layout: ``WORK/checkpoints/step-N/`` (model + tokenizer + ``trainer_state.pt``).
 
 A checkpoint is written into a hidden temporary directory and renamed into place, so a killed job
-never leaves a half-written ``step-N``; ``checkpoints/final.txt`` names the newest one. The
+never leaves a half-written ``step-N``; ``checkpoints/final.txt`` names the newest one (the
+tasks load what :meth:`videobert.workdir.WorkDir.resolve_checkpoint` finds). The
 trainer state holds only tensors and plain Python containers, so it loads with
 ``torch.load(weights_only=True)``.
 """
@@ -20,12 +21,12 @@ import numpy as np
 import torch
 
 from videobert.errors import InputFileError
-from videobert.utils.io import atomic_write_text
+from videobert.utils.io import atomic_write_text, share_tree
+from videobert.workdir import FINAL_FILE
 
 log = logging.getLogger(__name__)
 
 TRAINER_STATE = "trainer_state.pt"
-FINAL_FILE = "final.txt"
 _STEP_RE = re.compile(r"^step-(\d+)$")
 
 
@@ -51,14 +52,6 @@ def latest_checkpoint(root: str | os.PathLike[str]) -> Path | None:
     """The newest complete checkpoint under ``root``, or None."""
     found = list_checkpoints(root)
     return found[-1][1] if found else None
-
-
-def final_checkpoint(root: str | os.PathLike[str]) -> Path:
-    """The checkpoint that ``root/final.txt`` names."""
-    path = Path(root) / FINAL_FILE
-    if not path.is_file():
-        raise InputFileError(path, "no final checkpoint recorded (has pretraining run?)")
-    return Path(root) / path.read_text(encoding="utf-8").strip()
 
 
 def _plain(obj: Any) -> Any:
@@ -132,6 +125,7 @@ def save_checkpoint(
     if tokenizer is not None:
         tokenizer.save_pretrained(tmp)
     torch.save(_plain(trainer_state), tmp / TRAINER_STATE)
+    share_tree(tmp)  # safetensors writes 0600: collaborators could not read the weights
     if target.exists():
         shutil.rmtree(target)
     os.replace(tmp, target)
@@ -154,7 +148,6 @@ def load_trainer_state(checkpoint: str | os.PathLike[str], map_location: str | t
 __all__ = [
     "FINAL_FILE",
     "TRAINER_STATE",
-    "final_checkpoint",
     "latest_checkpoint",
     "list_checkpoints",
     "load_trainer_state",

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
-import copy
 import os
-import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from videobert.config import ConfigError, apply_overrides, deep_update, from_dict, read_yaml_mapping, to_dict
+from videobert.config import ConfigError, check_keys, load_config, suggest, validate_as
+
+
+def _collate_config() -> type:
+    from videobert.data.collate import CollateConfig
+
+    return CollateConfig
+
+
+def model_config_keys() -> list[str]:
+    """Keys ``model.*`` may set: ``VideoBertConfig``'s fields less the vocabulary sizes, which the
+    corpus decides."""
+    from videobert.model.configuration import VideoBertConfig
+
+    derived = {"vocab_size", "text_vocab_size", "num_visual_words", "model_type"}
+    return sorted(set(VideoBertConfig().to_dict()) - derived)
+
+
+def _validate_model(value: Mapping[str, Any], key: str) -> None:
+    check_keys(value, model_config_keys(), "the model config (VideoBertConfig)", prefix=f"{key}.")
 
 
 @dataclass
@@ -37,12 +55,12 @@ class PretrainConfig:
         seed: seeds weights, data and dropout. deterministic: deterministic torch algorithms.
         bf16: bf16 autocast; None = on when training on CUDA. Training on CPU is always fp32.
         collate: ``videobert.data.collate.CollateConfig`` fields (masking, regimes, lengths).
-        num_workers: reserved for background data loading; batches are built in-process (0).
         log_every: steps between train log entries.
+        device: cpu, cuda or cuda:N; None = CUDA (this process's LOCAL_RANK GPU) when available.
     """
 
     init: str | None = None
-    model: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict, metadata={"validate": _validate_model})
     init_visual_from_centroids: bool = True
     init_visual_from_narration: float = 0.0
     narration_rows: int = 200_000
@@ -60,11 +78,9 @@ class PretrainConfig:
     seed: int = 0
     deterministic: bool = False
     bf16: bool | None = None
-    collate: dict[str, Any] = field(default_factory=dict)
-    num_workers: int = 0
+    collate: dict[str, Any] = field(default_factory=dict, metadata={"validate": validate_as(_collate_config)})
     log_every: int = 10
-
-
+    device: str | None = None
 
 
 # Named starting points for ``videobert pretrain --preset NAME`` (then the YAML file, then overrides).
@@ -102,30 +118,18 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
-_YAML_FLOAT = re.compile(r"^[-+]?\d+(\.\d*)?[eE][-+]?\d+$")
-
-
-def _yaml_friendly(override: str) -> str:
-    """``lr=3e-4`` -> ``lr=3.0e-4`` (YAML 1.1 reads a float without a dot as a string)."""
-    key, sep, raw = override.partition("=")
-    if sep and _YAML_FLOAT.match(raw.strip()):
-        return f"{key}={float(raw)!r}"
-    return override
-
-
 def load_pretrain_config(
-    path: str | os.PathLike[str] | None = None, overrides: list[str] | None = None, preset: str | None = None
+    path: str | os.PathLike[str] | None = None,
+    overrides: Iterable[str] | None = None,
+    preset: str | None = None,
+    values: Mapping[str, Any] | None = None,
 ) -> PretrainConfig:
-    """Defaults, updated by ``PRESETS[preset]``, then the YAML file at ``path``, then ``key=value`` overrides."""
-    data: dict[str, Any] = to_dict(PretrainConfig())
-    if preset is not None:
-        if preset not in PRESETS:
-            raise ConfigError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
-        deep_update(data, copy.deepcopy(PRESETS[preset]))
-    if path is not None:
-        deep_update(data, read_yaml_mapping(path))
-    apply_overrides(data, [_yaml_friendly(o) for o in overrides or []])
-    return from_dict(PretrainConfig, data)
+    """Defaults, updated by ``PRESETS[preset]``, the YAML file at ``path``, ``values`` (dotted key ->
+    value), then ``key=value`` overrides; unknown keys at any depth (``model.*`` and ``collate.*``
+    too) are errors."""
+    if preset is not None and preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}{suggest(preset, PRESETS)}; choose from {sorted(PRESETS)}")
+    return load_config(PretrainConfig, path, overrides, values, base=PRESETS.get(preset or "", {}))
 
 
-__all__ = ["PRESETS", "PretrainConfig", "load_pretrain_config"]
+__all__ = ["PRESETS", "PretrainConfig", "load_pretrain_config", "model_config_keys"]

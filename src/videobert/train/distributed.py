@@ -7,12 +7,14 @@ and every helper degrades to a no-op, so the training loop has a single code pat
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.distributed as dist
+
+from videobert.errors import VideoBertError
+from videobert.utils.runtime import env_int, resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -41,21 +43,25 @@ def init_distributed(device: str | None = None) -> DistInfo:
     """Join the process group that ``torchrun`` describes in the environment (if any).
 
     Args:
-        device: ``"cpu"`` or ``"cuda"``; None picks CUDA when available.
+        device: ``"cpu"``, ``"cuda"`` (this process's ``LOCAL_RANK`` GPU) or ``"cuda:N"``; None
+            picks CUDA when available.
 
     Returns:
         This process's ``DistInfo``; with ``WORLD_SIZE > 1`` the default group is initialised
         (NCCL with one GPU per local rank on CUDA, gloo on CPU).
+
+    Raises:
+        VideoBertError: CUDA asked for but not available, or a malformed torchrun variable.
     """
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    use_cuda = torch.cuda.is_available() if device is None else device.startswith("cuda")
+    world = env_int("WORLD_SIZE", 1)
+    rank = env_int("RANK", 0)
+    local_rank = env_int("LOCAL_RANK", 0)
+    if world < 1 or not 0 <= rank < world:
+        raise VideoBertError(f"RANK={rank} and WORLD_SIZE={world}: need 0 <= RANK < WORLD_SIZE")
+    dev = resolve_device(device, local_rank)
+    use_cuda = dev.type == "cuda"
     if use_cuda:
-        torch.cuda.set_device(local_rank)
-        dev = torch.device("cuda", local_rank)
-    else:
-        dev = torch.device("cpu")
+        torch.cuda.set_device(dev)
     if world > 1 and not dist.is_initialized():
         backend = "nccl" if use_cuda else "gloo"
         dist.init_process_group(backend=backend, device_id=dev if use_cuda else None)

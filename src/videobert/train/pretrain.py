@@ -19,14 +19,12 @@ import json
 import logging
 import math
 import os
-import random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
@@ -54,6 +52,8 @@ from videobert.train.distributed import (
     init_distributed,
 )
 from videobert.utils.io import atomic_write_text
+from videobert.utils.runtime import seed_everything
+from videobert.workdir import WorkDir
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +98,11 @@ def corpus_data(work: str | os.PathLike[str], cfg: PretrainConfig) -> PretrainDa
     from videobert.data.dataset import PretrainStream, eval_batches
     from videobert.text.tokenizer import VideoBertTokenizer
 
-    corpus = Path(work) / "corpus"
-    if not (corpus / "train.parquet").is_file():
-        raise StageMissingError(f"{corpus / 'train.parquet'} is missing: run `videobert tokenize` first")
-    tok = VideoBertTokenizer.from_pretrained(corpus / "tokenizer")
+    wd = WorkDir.of(work)
+    corpus = wd.corpus
+    if not wd.corpus_split("train").is_file():
+        raise StageMissingError(f"{wd.corpus_split('train')} is missing: run `videobert tokenize` first")
+    tok = VideoBertTokenizer.from_pretrained(wd.corpus_tokenizer)
     collate = from_dict(CollateConfig, dict(cfg.collate))
 
     def make_train(rank: int, world: int) -> BatchStream:
@@ -112,7 +113,7 @@ def corpus_data(work: str | os.PathLike[str], cfg: PretrainConfig) -> PretrainDa
 
     return PretrainData(
         make_train=make_train,
-        make_eval=make_eval if (corpus / "val.parquet").is_file() else None,
+        make_eval=make_eval if wd.corpus_split("val").is_file() else None,
         text_vocab_size=tok.text_vocab_size,
         num_visual_words=tok.num_visual_words,
         tokenizer=tok,
@@ -146,8 +147,8 @@ def build_model(work: str | os.PathLike[str], cfg: PretrainConfig, data: Pretrai
                 mix_narration(emb[config.visual_offset :], text_emb, directions, cfg.init_visual_from_narration)
         return model
     centroids = mask = None
-    vocab_dir = Path(work) / "vocab"
-    if cfg.init_visual_from_centroids and (vocab_dir / "config.json").is_file():
+    vocab_dir = WorkDir.of(work).vocab
+    if cfg.init_visual_from_centroids and WorkDir.of(work).vocab_config.is_file():
         from videobert.vocab.hkmeans import HierarchicalKMeans
 
         centroids, mask = HierarchicalKMeans.load(vocab_dir).leaf_centroids()
@@ -174,7 +175,7 @@ def _narration_rows(work: str | os.PathLike[str], limit: int) -> tuple[list[list
 
     text_rows: list[list[int]] = []
     visual_rows: list[list[int]] = []
-    path = Path(work) / "corpus" / "train.parquet"
+    path = WorkDir.of(work).corpus_split("train")
     for batch in pq.ParquetFile(path).iter_batches(batch_size=8192, columns=["text_ids", "visual_ids"]):
         text_rows += batch.column("text_ids").to_pylist()
         visual_rows += batch.column("visual_ids").to_pylist()
@@ -192,13 +193,6 @@ def objective_counts(batch: Batch, visual_offset: int) -> torch.Tensor:
     return torch.tensor(
         [float((labelled & ~video).sum()), float(video.sum()), float(align.sum())], dtype=torch.float64
     )
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 def set_deterministic(on: bool) -> None:
@@ -318,9 +312,10 @@ def accumulate_gradients(
 class _Logger:
     """Rank 0's JSONL + TensorBoard writer (a no-op elsewhere)."""
 
-    def __init__(self, log_dir: Path, enabled: bool, resume_step: int) -> None:
+    def __init__(self, path: Path, enabled: bool, resume_step: int) -> None:
         self.enabled = enabled
-        self.path = log_dir / "pretrain.jsonl"
+        self.path = path
+        log_dir = path.parent
         self.tb = None
         if not enabled:
             return
@@ -364,10 +359,10 @@ def pretrain(
         work: the work directory (reads ``corpus/``, ``vocab/``; writes ``checkpoints/``, ``logs/``).
         cfg: the run's settings.
         data: batch source; None = ``corpus_data(work, cfg)``.
-        device: ``"cpu"``/``"cuda"``; None = CUDA when available.
+        device: ``"cpu"``/``"cuda"``/``"cuda:N"``; None = ``cfg.device`` (None there: CUDA when available).
     """
     work = Path(work)
-    info = init_distributed(device)
+    info = init_distributed(device if device is not None else cfg.device)
     try:
         return _train(work, cfg, data, info)
     finally:
@@ -385,7 +380,7 @@ def _train(work: Path, cfg: PretrainConfig, data: PretrainData | None, info: Dis
         log.warning("bf16 requested but training on %s: training in fp32", device)
     if data is None:
         data = corpus_data(work, cfg)
-    root = work / "checkpoints"
+    root = WorkDir.of(work).checkpoints
     resume = broadcast_object(ckpt.latest_checkpoint(root), info)
 
     if resume is not None:
@@ -421,7 +416,7 @@ def _train(work: Path, cfg: PretrainConfig, data: PretrainData | None, info: Dis
         log.info("%s already reached max_steps=%d", resume, cfg.max_steps)
         return Path(resume)
     batches = iter(stream)
-    logger = _Logger(work / "logs", info.is_main, step)
+    logger = _Logger(WorkDir.of(work).pretrain_log, info.is_main, step)
 
     def save(at: int) -> Path:
         gathered = all_gather_objects({"data": stream.state_dict(), "rng": ckpt.rng_state()}, info)

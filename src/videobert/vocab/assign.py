@@ -23,9 +23,9 @@ from tqdm.auto import tqdm
 
 from videobert.errors import InputFileError, StageMissingError, VideoBertError
 from videobert.utils.io import atomic_save_npy, atomic_write_json, read_json
-from videobert.utils.manifest import Manifest
 from videobert.vocab.hkmeans import CENTROIDS_NAME, CONFIG_NAME, HierarchicalKMeans
 from videobert.vocab.stats import format_stats, vocab_stats
+from videobert.workdir import WorkDir
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ TOKENS_STAGE = "tokens"
 
 @dataclass
 class VocabConfig:
-    """Settings of ``videobert fit-vocab`` (YAML file + dotted overrides via ``load_config``)."""
+    """Settings of ``videobert fit-vocab`` (the keyword arguments of :func:`fit_vocab`, see there)."""
 
     backbone: str | None = None
     levels: int = 4
@@ -47,6 +47,16 @@ class VocabConfig:
     method: str = "tree"
     assign: bool = True
 
+    def __post_init__(self) -> None:
+        if self.levels < 1:
+            raise ValueError(f"levels must be >= 1, got {self.levels}")
+        if self.branching < 2:
+            raise ValueError(f"branching must be >= 2, got {self.branching}")
+        if self.max_samples < 1:
+            raise ValueError(f"max_samples must be >= 1, got {self.max_samples}")
+        if self.method not in ("tree", "flat"):
+            raise ValueError(f"method must be 'tree' or 'flat', got {self.method!r}")
+
 
 @dataclass
 class VideoFeatures:
@@ -58,22 +68,15 @@ class VideoFeatures:
     source: str | None  # source video path from the manifest
 
 
-def vocab_dir(work: str | os.PathLike[str]) -> Path:
-    return Path(work) / "vocab"
-
-
-def tokens_dir(work: str | os.PathLike[str]) -> Path:
-    return Path(work) / "tokens"
-
-
 def resolve_backbone(work: str | os.PathLike[str], backbone: str | None = None) -> str:
     """The backbone whose features to use: ``backbone`` if given, else the only one in WORK/features."""
-    feat_root = Path(work) / "features"
+    wd = WorkDir.of(work)
+    feat_root = wd.features_root
     if backbone is not None:
-        if not (feat_root / backbone).is_dir():
-            raise StageMissingError(f"{feat_root / backbone}: no features for backbone {backbone!r}; run `videobert extract`")
+        if not wd.features(backbone).is_dir():
+            raise StageMissingError(f"{wd.features(backbone)}: no features for backbone {backbone!r}; run `videobert extract`")
         return backbone
-    found = sorted(p.name for p in feat_root.iterdir() if p.is_dir()) if feat_root.is_dir() else []
+    found = wd.backbones()
     if not found:
         raise StageMissingError(f"{feat_root}: no extracted features; run `videobert extract` first")
     if len(found) > 1:
@@ -88,24 +91,21 @@ def list_videos(work: str | os.PathLike[str], backbone: str) -> list[VideoFeatur
     a skipped video is left out. Without any such record (features copied in by hand) every
     ``<id>.npy`` in the features folder is used, with no source path.
     """
-    feat = Path(work) / "features" / backbone
-    records = Manifest(work).latest(f"extract/{backbone}")
+    wd = WorkDir.of(work)
+    records = wd.manifest.latest(f"extract/{backbone}")
     out = []
     if records:
         for vid, rec in sorted(records.items()):
             if rec.get("status") != "ok":
                 continue
-            path = feat / f"{vid}.npy"
+            path = wd.feature_file(backbone, vid)
             if not path.exists():
                 log.warning("%s: listed as extracted in the manifest but missing; skipped", path)
                 continue
-            out.append(VideoFeatures(vid, path, feat / f"{vid}.times.npy", rec.get("path")))
+            out.append(VideoFeatures(vid, path, wd.feature_times_file(backbone, vid), rec.get("path")))
     else:
-        for path in sorted(feat.glob("*.npy")):
-            if path.name.endswith(".times.npy"):
-                continue
-            vid = path.name[: -len(".npy")]
-            out.append(VideoFeatures(vid, path, feat / f"{vid}.times.npy", None))
+        for vid in wd.feature_ids(backbone):
+            out.append(VideoFeatures(vid, wd.feature_file(backbone, vid), wd.feature_times_file(backbone, vid), None))
     return out
 
 
@@ -205,7 +205,7 @@ def fit_vocab(
     backbone = resolve_backbone(work, backbone)
     videos = list_videos(work, backbone)
     if not videos:
-        raise StageMissingError(f"{Path(work) / 'features' / backbone}: no extracted videos")
+        raise StageMissingError(f"{WorkDir.of(work).features(backbone)}: no extracted videos")
     x = sample_features(videos, max_samples, seed)
     log.info("fitting %d-level x %d vocabulary on %d clip features (D=%d) of %d videos", levels, branching, *x.shape, len(videos))
     model = HierarchicalKMeans(
@@ -224,8 +224,8 @@ def fit_vocab(
     extra = {"backbone": backbone, "max_samples": int(max_samples), "method": method, "stats": fit_stats}
     # remove the old tree first, so a crash mid-save never pairs new centroids with old config
     for name in (CONFIG_NAME, CENTROIDS_NAME):
-        (vocab_dir(work) / name).unlink(missing_ok=True)
-    model.save(vocab_dir(work), extra=extra)
+        (WorkDir.of(work).vocab / name).unlink(missing_ok=True)
+    model.save(WorkDir.of(work).vocab, extra=extra)
     if not assign:
         return fit_stats
     return assign_all(work)
@@ -233,7 +233,7 @@ def fit_vocab(
 
 def load_vocab(work: str | os.PathLike[str]) -> tuple[HierarchicalKMeans, dict[str, Any]]:
     """The fitted tree of WORK and its config.json dict."""
-    vdir = vocab_dir(work)
+    vdir = WorkDir.of(work).vocab
     if not (vdir / CONFIG_NAME).exists():
         raise StageMissingError(f"{vdir / CONFIG_NAME}: no vocabulary; run `videobert fit-vocab` first")
     return HierarchicalKMeans.load(vdir), read_json(vdir / CONFIG_NAME)
@@ -262,15 +262,15 @@ def assign_all(work: str | os.PathLike[str], force: bool = False) -> dict[str, A
     backbone = cfg.get("backbone") or resolve_backbone(work)
     method = cfg.get("method", "tree")
     videos = list_videos(work, backbone)
-    manifest = Manifest(work)
-    tdir = tokens_dir(work)
-    centroids_file = vocab_dir(work) / CENTROIDS_NAME
+    wd = WorkDir.of(work)
+    manifest = wd.manifest
+    centroids_file = wd.vocab / CENTROIDS_NAME
     counts = np.zeros(model.n_words, dtype=np.int64)
     sq_sum = 0.0
     n_done = n_skipped = n_videos = 0
     leaf, _ = model.leaf_centroids()
     for v in tqdm(videos, desc="assign visual words", disable=not log.isEnabledFor(logging.INFO)):
-        out = tdir / f"{v.video_id}.npy"
+        out = wd.token_file(v.video_id)
         try:
             x = load_features(v)
             if not force and _is_fresh(out, v.features, centroids_file):
@@ -289,7 +289,7 @@ def assign_all(work: str | os.PathLike[str], force: bool = False) -> dict[str, A
                     ids, dist = model.assign(x, method=method, return_distances=True)
                 except ValueError as exc:  # wrong dim, NaN/inf features
                     raise InputFileError(v.features, str(exc)) from exc
-                atomic_save_npy(tdir / f"{v.video_id}.times.npy", times)
+                atomic_save_npy(wd.token_times_file(v.video_id), times)
                 atomic_save_npy(out, ids.astype(np.int32))  # last: its existence means finished
                 manifest.append(
                     {
@@ -315,7 +315,7 @@ def assign_all(work: str | os.PathLike[str], force: bool = False) -> dict[str, A
     stats = vocab_stats(counts, sq_sum)
     stats["n_videos"] = n_videos
     stats["backbone"] = backbone
-    atomic_write_json(vocab_dir(work) / "stats.json", stats)
+    atomic_write_json(wd.vocab_stats, stats)
     log.info("assigned %d videos (%d already done): %s", n_videos, n_skipped, format_stats(stats))
     if n_done == 0 and n_videos == 0:
         log.warning("no video was assigned visual words")

@@ -30,12 +30,13 @@ from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
 from videobert.errors import InputFileError, StageMissingError, VideoBertError
+from videobert.utils.images import png_bytes
 from videobert.utils.io import atomic_write_bytes, atomic_write_text
-from videobert.vocab.assign import list_videos, load_features, load_vocab, resolve_backbone, tokens_dir
+from videobert.vocab.assign import list_videos, load_features, load_vocab, resolve_backbone
+from videobert.workdir import WorkDir
 
 log = logging.getLogger(__name__)
 
-THUMBS_NAME = "thumbs.npz"
 
 
 @dataclass
@@ -48,10 +49,6 @@ class GalleryConfig:
     columns: int = 4
 
 
-def gallery_dir(work: str | os.PathLike[str]) -> Path:
-    return Path(work) / "gallery"
-
-
 def _letterbox(frame: np.ndarray, size: int) -> np.ndarray:
     """(H, W, 3) uint8 -> (size, size, 3) uint8: scaled to fit, centred on black."""
     img = Image.fromarray(frame)
@@ -61,12 +58,6 @@ def _letterbox(frame: np.ndarray, size: int) -> np.ndarray:
     canvas = Image.new("RGB", (size, size))
     canvas.paste(img, ((size - w) // 2, (size - h) // 2))
     return np.asarray(canvas, dtype=np.uint8)
-
-
-def _png_bytes(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def contact_sheet(frames: list[np.ndarray], columns: int, title: str = "") -> Image.Image:
@@ -97,8 +88,8 @@ def _nearest_clips(work: Path) -> tuple[Any, dict[str, Any], list[Any], np.ndarr
     leaf, _ = model.leaf_centroids()
     kept, words, dists, mids = [], [], [], []
     for v in videos:
-        tok = tokens_dir(work) / f"{v.video_id}.npy"
-        tim = tokens_dir(work) / f"{v.video_id}.times.npy"
+        tok = WorkDir.of(work).token_file(v.video_id)
+        tim = WorkDir.of(work).token_times_file(v.video_id)
         if not tok.exists() or not tim.exists():
             log.warning("%s: no visual words for video %s; left out of the gallery", tok, v.video_id)
             continue
@@ -117,7 +108,7 @@ def _nearest_clips(work: Path) -> tuple[Any, dict[str, Any], list[Any], np.ndarr
         dists.append(((x - leaf[ids]) ** 2).sum(1))  # (n_clips,)
         mids.append(times.mean(1))  # (n_clips, 2) -> (n_clips,)
     if not kept:
-        raise StageMissingError(f"{tokens_dir(work)}: no video has visual words; run `videobert fit-vocab`")
+        raise StageMissingError(f"{WorkDir.of(work).tokens}: no video has visual words; run `videobert fit-vocab`")
     w = np.concatenate(words)
     order = np.lexsort((np.concatenate(dists), w))
     return model, cfg, kept, order, w.astype(np.int32), mids
@@ -186,7 +177,7 @@ def build_gallery(
         for i, f in zip(clips, got, strict=True):
             frames[i] = _letterbox(f, thumb_size)
 
-    gdir = gallery_dir(work)
+    gdir = WorkDir.of(work).gallery
     (gdir / "words").mkdir(parents=True, exist_ok=True)
     thumb_words, thumb_frames = [], []
     for w in used.tolist():
@@ -200,7 +191,7 @@ def build_gallery(
         words=np.asarray(thumb_words, dtype=np.int32),
         frames=np.stack(thumb_frames) if thumb_frames else np.zeros((0, thumb_size, thumb_size, 3), np.uint8),
     )
-    atomic_write_bytes(gdir / THUMBS_NAME, buf.getvalue())
+    atomic_write_bytes(WorkDir.of(work).thumbnails, buf.getvalue())
 
     rows = []
     for r in rank[:top_n].tolist():
@@ -211,7 +202,7 @@ def build_gallery(
         img = ""
         if shown:
             sheet = contact_sheet(shown, columns, f"word {w}  n={c}  {100 * share:.2f}%")
-            atomic_write_bytes(gdir / "words" / f"{w}.png", _png_bytes(sheet))
+            atomic_write_bytes(gdir / "words" / f"{w}.png", png_bytes(sheet))
             img = f'<img src="words/{w}.png" alt="word {w}">'
         rows.append(f"<tr><td>{w}</td><td>{path}</td><td>{c}</td><td>{100 * share:.2f}%</td><td>{img}</td></tr>")
     title = f"Visual words ({cfg.get('backbone', '')}, {len(used)} of {model.n_words} used)"
@@ -235,7 +226,7 @@ def load_word_thumbnails(work: str | os.PathLike[str]) -> dict[int, np.ndarray]:
 
     Reads ``WORK/gallery/thumbs.npz`` (written by :func:`build_gallery`; no pickle).
     """
-    path = gallery_dir(work) / THUMBS_NAME
+    path = WorkDir.of(work).thumbnails
     if not path.exists():
         raise StageMissingError(f"{path}: no word thumbnails; run `videobert gallery` first")
     with np.load(path, allow_pickle=False) as z:
