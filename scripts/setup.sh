@@ -7,7 +7,12 @@ PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null 2>&1 || PY=python3
 stamp=.venv/.videobert-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+java_note() {
+  command -v java >/dev/null 2>&1 || echo "setup: no 'java' on PATH: captioning will leave METEOR out and use" \
+    "the Python PTB tokenizer (saying so in its report); 'apt-get install default-jre-headless' adds them" >&2
+}
 if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  java_note
   exit 0
 fi
 echo "setup: creating .venv (torch 2.14.1 from this disk, the rest from PyPI) ..." >&2
@@ -17,3 +22,4 @@ echo "setup: creating .venv (torch 2.14.1 from this disk, the rest from PyPI) ..
 .venv/bin/python -c 'import videobert, torch, av, faiss, transformers' 
 echo "$want" > "$stamp"
 echo "setup: .venv ready" >&2
+java_note

@@ -96,7 +96,7 @@ def test_extract_files_manifest_and_rerun(videos, tmp_path):
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.npy")} == before
     # other settings into the same folder would mix features: refused, naming the difference
     with pytest.raises(VideoBertError, match="clip_frames"):
-        extract(videos, work, backbone="classical", clip_spec=ClipSpec(frames=20), progress=False)
+        extract(videos, work, backbone="classical", clips=ClipSpec(frames=20), progress=False)
 
 
 def test_shards_split_videos(videos, tmp_path, monkeypatch):
@@ -192,8 +192,8 @@ def test_cli_extract(videos, tmp_path):
     feats, times = load_features(work, "classical", "v01")
     assert feats.shape == (4, DIM)  # 3.5 s in 1.0 s clips: 3 full + a 0.5 s partial
     np.testing.assert_allclose(times[1], [1.0, 2.0])
-    with pytest.raises(SystemExit):
-        cli_main(["-q", "extract", str(videos), "--backbone", "nope", "--work", str(work)])
+    # an unknown backbone: one error line with the closest name, before any video is opened
+    assert cli_main(["-q", "extract", str(videos), "--backbone", "clasical", "--work", str(work)]) == 1
     assert (
         cli_main(
             ["-q", "extract", str(tmp_path / "missing.mp4"), "--backbone", "classical", "--work", str(work)]

@@ -41,6 +41,7 @@ def _evals(work: Path) -> list[dict]:
     return [e for e in map(json.loads, lines) if e["kind"] == "eval"]
 
 
+@pytest.mark.slow  # about 6 minutes on 2 cores
 def test_demo_model_learns_visual_words_and_alignment_on_the_builtin_corpus(builtin_work: Path) -> None:
     torch.set_num_threads(2)  # a real-sized model: both cores, as the demo runs (conftest sets 1 per test)
     stats = json.loads((builtin_work / "corpus" / "stats.json").read_text())

@@ -191,7 +191,7 @@ def test_cli_same_seed_same_bytes_and_resume(tmp_path: Path) -> None:
     # Same parameters again: nothing is rewritten.
     video = a / "videos/synth0001.mp4"
     mtime = video.stat().st_mtime_ns
-    res = synthesize(a, n_videos=3, seed=5, max_steps=2, progress=False)
+    res = synthesize(a, n_videos=3, seed=5, max_steps_per_video=2, progress=False)
     assert res.skipped and video.stat().st_mtime_ns == mtime
     # A lost video is made again, with the same bytes; the others are left alone.
     original = video.read_bytes()
@@ -199,12 +199,12 @@ def test_cli_same_seed_same_bytes_and_resume(tmp_path: Path) -> None:
     (a / "synth.json").write_text(
         json.dumps({**json.loads((a / "synth.json").read_text()), "complete": False})
     )
-    res = synthesize(a, n_videos=3, seed=5, max_steps=2, progress=False)
+    res = synthesize(a, n_videos=3, seed=5, max_steps_per_video=2, progress=False)
     assert not res.skipped and video.read_bytes() == original
     assert (a / "videos/synth0000.mp4").stat().st_mtime_ns <= mtime
     # Other parameters into the same folder: an error naming synth.json, unless forced.
     with pytest.raises(VideoBertError, match="synth.json"):
-        synthesize(a, n_videos=3, seed=7, max_steps=2, progress=False)
+        synthesize(a, n_videos=3, seed=7, max_steps_per_video=2, progress=False)
     with pytest.raises(VideoBertError, match="other parameters"):
         main(["synth", str(a), *args[:-1], "7"])
     assert main(["synth", str(a), *args[:-1], "7", "--force"]) == 0
@@ -212,7 +212,7 @@ def test_cli_same_seed_same_bytes_and_resume(tmp_path: Path) -> None:
 
 
 def test_video_decodes_to_stated_duration_fps_and_size(tmp_path: Path) -> None:
-    res = synthesize(tmp_path, n_videos=1, seed=3, max_steps=2, width=96, height=64, fps=15.0, progress=False)
+    res = synthesize(tmp_path, n_videos=1, seed=3, max_steps_per_video=2, width=96, height=64, fps=15.0, progress=False)
     db = json.loads((tmp_path / "annotations.json").read_text())["database"]
     frames, rate, width, height = _decode(res.videos[0])
     assert (width, height, rate) == (96, 64, 15.0)

@@ -128,3 +128,28 @@ def test_caption_task_learns_and_reports(tiny, inputs) -> None:
     assert out.metrics["BLEU-1"] > 0.8 and out.metrics["CIDEr"] > 3.0
     for ex in out.examples:
         assert out.images[ex["image"]][:4] == b"\x89PNG"
+
+
+def test_caption_cli_without_java_reports_what_it_left_out(tiny, tmp_path: Path) -> None:
+    """No ``java`` on PATH (the README's fresh machine): captioning still scores BLEU, ROUGE-L and
+    CIDEr (Python PTB tokenizer), leaves METEOR out and says so in the report."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    model, tok = tiny
+    work = make_work(tmp_path)
+    model.save_pretrained(work / "checkpoints" / "step-1")
+    tok.save_pretrained(work / "checkpoints" / "step-1")
+    (work / "checkpoints" / "final.txt").write_text("step-1\n")
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent)}  # the venv's bin: no java there
+    cmd = [sys.executable, "-m", "videobert.cli", "-q", "caption", str(work), "steps=5", "max_segments=4", "n_examples=1"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rep = json.loads((work / "reports" / "caption.json").read_text())
+    assert set(rep["metrics"]) == {"BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "ROUGE-L", "CIDEr"}
+    assert "METEOR not computed" in rep["notes"][0] and "java" in rep["notes"][0]
+    # asked for explicitly, METEOR without Java is an error naming what to install
+    proc = subprocess.run([*cmd, "meteor=true"], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and "default-jre-headless" in proc.stderr and "Traceback" not in proc.stderr

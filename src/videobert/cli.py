@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from videobert.plugins import load_plugins
+
+    load_plugins()  # their tasks and backbones become sub-commands and --backbone names
     missing: dict[str, str] = {}
     for name in COMMAND_MODULES:
         try:

@@ -54,6 +54,12 @@ def check_keys(keys: Iterable[str], allowed: Iterable[str], where: str, prefix: 
 
 def _coerce(value: Any, tp: Any, key: str, meta: Mapping[str, Any] | None = None) -> Any:
     origin = typing.get_origin(tp)
+    if origin is typing.Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            hint = suggest(str(value), [str(c) for c in choices])
+            raise ConfigError(f"config key {key!r}: {value!r} is not one of {list(choices)}{hint}")
+        return value
     if dataclasses.is_dataclass(tp) and isinstance(value, dict):
         return from_dict(tp, value, prefix=f"{key}.")
     if origin in (typing.Union, types.UnionType):
@@ -107,6 +113,12 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return plain(dataclasses.asdict(cfg))
 
 
+def kwargs_of(cfg: Any) -> dict[str, Any]:
+    """A config dataclass's fields as keyword arguments of the function it configures (one level:
+    nested configs stay dataclasses, unlike ``dataclasses.asdict``)."""
+    return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
+
+
 def parse_override(item: str) -> tuple[str, Any]:
     """``"a.b=value"`` -> ``("a.b", value)``, the value read as a YAML scalar (``3e-4`` as a float)."""
     if "=" not in item:
@@ -147,8 +159,10 @@ def load_config(
     overrides: Iterable[str] | None = None,
     values: Mapping[str, Any] | None = None,
     base: Mapping[str, Any] | None = None,
+    prefix: str = "",
 ) -> T:
-    """Defaults of ``cls``, then ``base``, the YAML file at ``path``, ``values``, ``overrides``."""
+    """Defaults of ``cls``, then ``base``, the YAML file at ``path``, ``values``, ``overrides``
+    (``prefix``: where these settings sit in a larger config, for error messages)."""
     data: dict[str, Any] = to_dict(cls())
     if base:
         deep_update(data, copy.deepcopy(dict(base)))
@@ -157,7 +171,7 @@ def load_config(
     for key, value in (values or {}).items():
         set_dotted(data, key, value)
     apply_overrides(data, overrides or [])
-    return from_dict(cls, data)
+    return from_dict(cls, data, prefix=prefix)
 
 
 def read_yaml_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -199,6 +213,36 @@ def validate_as(get_cls: Callable[[], type]) -> Callable[[Mapping[str, Any], str
         from_dict(get_cls(), value, prefix=f"{key}.")
 
     return validate
+
+
+def attribute_docs(cls: type) -> dict[str, str]:
+    """Field name -> its text in the ``Attributes:`` sections of dataclass ``cls``'s docstring and
+    its bases' (Google style; ``a, b: text`` documents both; continuation lines are joined)."""
+    out: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        out.update(_own_attribute_docs(klass))
+    return out
+
+
+def _own_attribute_docs(cls: type) -> dict[str, str]:
+    doc = cls.__dict__.get("__doc__") or ""
+    if "Attributes:" not in doc:
+        return {}
+    out: dict[str, str] = {}
+    current: list[str] = []
+    for line in doc.split("Attributes:", 1)[1].splitlines():
+        stripped = line.strip()
+        head = re.match(r"^([A-Za-z_][\w, ]*):\s+(.*)$", stripped)
+        if head and line.startswith(" " * 8) and not line.startswith(" " * 12):
+            current = [n.strip() for n in head.group(1).split(",")]
+            for name in current:
+                out[name] = head.group(2)
+        elif stripped and current:
+            for name in current:
+                out[name] += " " + stripped
+        elif not stripped and out:
+            current = []
+    return out
 
 
 def config_yaml(cfg: Any) -> str:

@@ -15,12 +15,12 @@ import argparse
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from videobert.commands.dialect import SEED_FLAG, Command, Flag, add_command
-from videobert.config import check_keys, load_config
+from videobert.commands.dialect import Command, add_command
+from videobert.config import check_keys, kwargs_of, load_config
 from videobert.errors import VideoBertError
 from videobert.utils.io import atomic_write_json, read_json
 
@@ -130,21 +130,21 @@ def demo_stages(cfg: DemoConfig, work: Path) -> list[Stage]:
     layers = {
         name: _merged(own.get(name, {}), tiny.get(name, {}), getattr(cfg, name)) for name in STAGE_FIELDS
     }
-    synth_cfg = load_config(SynthConfig, base=layers["synth"])
-    extract_cfg = load_config(ExtractConfig, base=layers["extract"])
-    vocab_cfg = load_config(VocabConfig, base=layers["fit_vocab"])
-    gallery_cfg = load_config(GalleryConfig, base=layers["gallery"])
-    tokenize_cfg = load_config(TokenizeConfig, base=layers["tokenize"])
+    synth_cfg = load_config(SynthConfig, base=layers["synth"], prefix="synth.")
+    extract_cfg = load_config(ExtractConfig, base=layers["extract"], prefix="extract.")
+    vocab_cfg = load_config(VocabConfig, base=layers["fit_vocab"], prefix="fit_vocab.")
+    gallery_cfg = load_config(GalleryConfig, base=layers["gallery"], prefix="gallery.")
+    tokenize_cfg = load_config(TokenizeConfig, base=layers["tokenize"], prefix="tokenize.")
     pretrain_cfg = load_pretrain_config(preset="demo", values=_dotted(layers["pretrain"]))
     stages = [
-        Stage("synth", synth_cfg, lambda: synthesize(src, **synth_cfg.kwargs())),
-        Stage("extract", extract_cfg, lambda: extract(videos, work, **extract_cfg.kwargs())),
-        Stage("fit-vocab", vocab_cfg, lambda: fit_vocab(work, **asdict(vocab_cfg))),
-        Stage("gallery", gallery_cfg, lambda: build_gallery(work, **asdict(gallery_cfg))),
+        Stage("synth", synth_cfg, lambda: synthesize(src, **kwargs_of(synth_cfg))),
+        Stage("extract", extract_cfg, lambda: extract(videos, work, **kwargs_of(extract_cfg))),
+        Stage("fit-vocab", vocab_cfg, lambda: fit_vocab(work, **kwargs_of(vocab_cfg))),
+        Stage("gallery", gallery_cfg, lambda: build_gallery(work, **kwargs_of(gallery_cfg))),
         Stage(
             "tokenize",
             tokenize_cfg,
-            lambda: build_corpus(work, transcripts_dir=videos, annotations=ann, **tokenize_cfg.kwargs()),
+            lambda: build_corpus(work, transcripts_dir=videos, annotations=ann, **kwargs_of(tokenize_cfg)),
         ),
         Stage("pretrain", pretrain_cfg, lambda: pretrain(work, pretrain_cfg)),
     ]
@@ -154,7 +154,7 @@ def demo_stages(cfg: DemoConfig, work: Path) -> list[Stage]:
         layer = _merged(
             DEMO_TASKS.get(name, {}), TINY_TASKS.get(name, {}) if cfg.tiny else {}, cfg.tasks.get(name, {})
         )
-        task_cfg = load_config(get_task(name).config_class, base=layer)
+        task_cfg = load_config(get_task(name).config_class, base=layer, prefix=f"tasks.{name}.")
         stages.append(Stage(name, task_cfg, lambda n=name, c=task_cfg: run_task(n, work, c, annotations=ann)))
     stages.append(
         Stage("report", None, lambda: build_report(work, title="VideoBERT demo on the built-in corpus"))
@@ -225,33 +225,52 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _stage_config_classes() -> dict[str, type]:
+    from videobert.data.corpus import TokenizeConfig
+    from videobert.datasets.synthetic import SynthConfig
+    from videobert.features.extract import ExtractConfig
+    from videobert.train.config import PretrainConfig
+    from videobert.vocab.assign import VocabConfig
+    from videobert.vocab.gallery import GalleryConfig
+
+    return {
+        "pretrain": PretrainConfig, "synth": SynthConfig, "extract": ExtractConfig, "fit_vocab": VocabConfig,
+        "gallery": GalleryConfig, "tokenize": TokenizeConfig,
+    }  # fmt: skip
+
+
+def _load(
+    args: argparse.Namespace, path: str | None, overrides: list[str], values: dict[str, Any]
+) -> DemoConfig:
+    """The demo's config, every stage's settings resolved and checked (so ``--print-config`` and a
+    typo fail before anything runs); a stage's key given without its stage is named with it."""
+    from dataclasses import fields
+
+    from videobert.config import ConfigError, parse_override
+
+    own = {f.name for f in fields(DemoConfig)}
+    for item in overrides:
+        top = parse_override(item)[0].split(".")[0]
+        if top in own:
+            continue
+        for stage, cls in _stage_config_classes().items():
+            if top in {f.name for f in fields(cls)}:
+                raise ConfigError(
+                    f"unknown config key {top!r} for DemoConfig (did you mean '{stage}.{top}'?)"
+                )
+    cfg = load_config(DemoConfig, path, overrides, values)
+    demo_stages(cfg, Path(args.work))
+    return cfg
+
+
 def _run(args: argparse.Namespace, cfg: DemoConfig) -> int:
     run_demo(cfg, args.work)
     return 0
 
 
-COMMAND = Command(
-    name="demo",
-    help="run every stage on the built-in corpus and write an HTML report",
-    run=_run,
-    config_class=DemoConfig,
-    description=__doc__,
-    arguments=_arguments,
-    flags=(
-        Flag("--videos", "n_videos", "number of generated videos (default 60; --tiny: 8)", int),
-        SEED_FLAG,
-        Flag("--backbone", "backbone", "feature backbone (default: the offline classical descriptor)"),
-        Flag("--weights", "weights", "local weights for a torchvision backbone"),
-        Flag("--levels", "levels", "hierarchical k-means levels (default 2)", int),
-        Flag("--branching", "branching", "hierarchical k-means branching (default 12; --tiny: 4)", int),
-        Flag(
-            "--tiny",
-            "tiny",
-            "smoke run in a few minutes: few short videos, tiny vocabulary, tiny random model",
-            const=True,
-        ),
-    ),
-)
+FLAGS = ("n_videos:--videos", "seed", "backbone", "weights", "levels", "branching", "tiny")
+HELP = "run every stage on the built-in corpus and write an HTML report"
+COMMAND = Command("demo", HELP, _run, DemoConfig, __doc__, _arguments, FLAGS, _load)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

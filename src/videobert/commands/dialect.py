@@ -21,11 +21,15 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import types
+import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from videobert.config import config_yaml, load_config
+import yaml
+
+from videobert.config import attribute_docs, config_yaml, load_config
 
 OVERRIDE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*=")
 _FLAG_KEYS = "_config_flag_keys"
@@ -61,9 +65,11 @@ class Command:
         help: one line for ``videobert --help``.
         run: ``(args, cfg) -> exit code``; ``cfg`` is the resolved config.
         config_class: the config dataclass.
-        description: text of ``videobert NAME --help``.
+        description: text of ``videobert NAME --help``, or a callable giving it when help is asked
+            for (e.g. a list that takes heavy imports to build).
         arguments: adds the positionals and the input flags that are not config keys.
-        flags: flags that set config keys.
+        flags: the config keys that also get a flag (see :func:`config_flags`: ``"key"`` or
+            ``"key:--option"``).
         load: ``(args, config_file, overrides, values) -> cfg`` when the config is not plain
             :func:`videobert.config.load_config` of ``config_class`` (e.g. a preset first).
     """
@@ -72,26 +78,29 @@ class Command:
     help: str
     run: Callable[[argparse.Namespace, Any], int]
     config_class: type
-    description: str | None = None
+    description: str | Callable[[], str] | None = None
     arguments: Callable[[argparse.ArgumentParser], None] | None = None
-    flags: Sequence[Flag] = field(default_factory=tuple)
+    flags: Sequence[str] = field(default_factory=tuple)
     load: Callable[[argparse.Namespace, str | None, list[str], dict[str, Any]], Any] | None = None
 
 
 def add_command(subparsers: argparse._SubParsersAction, cmd: Command) -> argparse.ArgumentParser:
     """Add ``cmd`` to ``subparsers`` with the shared options; returns its parser."""
+    lazy = cmd.description if callable(cmd.description) else None
     p = subparsers.add_parser(
         cmd.name,
         help=cmd.help,
-        description=cmd.description or cmd.help,
+        description=None if lazy else (cmd.description or cmd.help),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"Settings: {cmd.config_class.__name__} fields as key=value (anywhere), a --config "
         "YAML file, or the flags above; --print-config shows them resolved.",
     )
+    if lazy is not None:
+        p.format_help = _with_description(p, lazy)  # type: ignore[method-assign]
     if cmd.arguments is not None:
         cmd.arguments(p)
     keys: dict[str, str] = {}
-    for i, flag in enumerate(cmd.flags):
+    for i, flag in enumerate(config_flags(cmd.config_class, *cmd.flags)):
         dest = f"_cfg{i}"
         keys[dest] = flag.key
         if flag.const is not None:
@@ -115,6 +124,17 @@ def add_command(subparsers: argparse._SubParsersAction, cmd: Command) -> argpars
                    help="a setting (the same as KEY=VALUE anywhere on the line; repeatable)")  # fmt: skip
     p.set_defaults(func=lambda args: _invoke(cmd, args), **{_FLAG_KEYS: keys}, overrides=[])
     return p
+
+
+def _with_description(p: argparse.ArgumentParser, describe: Callable[[], str]) -> Callable[[], str]:
+    """``p.format_help`` that fills in the description when help is printed."""
+    plain = p.format_help
+
+    def format_help() -> str:
+        p.description = describe()
+        return plain()
+
+    return format_help
 
 
 def resolve_config(cmd: Command, args: argparse.Namespace) -> Any:
@@ -185,7 +205,62 @@ def _values_taken(parser: argparse.ArgumentParser, option: str) -> int:
 
 
 # ------------------------------------------------------------------------------------------------
-# flags shared by several commands
+# flags derived from the config dataclass
+# ------------------------------------------------------------------------------------------------
+
+
+def config_flags(config_class: type, *keys: str) -> tuple[Flag, ...]:
+    """Flags for config keys, typed and documented by the dataclass itself.
+
+    ``"key"`` gives ``--key`` (underscores as dashes; dotted keys reach nested dataclasses, e.g.
+    ``"clips.fps"``), ``"key:--option"`` names the flag. A ``bool`` key is a switch: ``--key``
+    sets True when the default is False, ``--no-key`` sets False when it is True. The flag's type
+    (int, float, str; a ``Literal``'s choices; YAML for lists, tuples and mappings) and help (the
+    field's line in the dataclass's ``Attributes:``) come from the dataclass.
+    """
+    flags = []
+    for spec in keys:
+        key, _, option = spec.partition(":")
+        cls, default = config_class, config_class()
+        *parents, name = key.split(".")
+        for part in parents:
+            default = getattr(default, part)
+            cls = type(default)
+        tp = _unwrap_optional(typing.get_type_hints(cls)[name])
+        value = getattr(default, name)
+        help_ = attribute_docs(cls).get(name, name.replace("_", " ")).rstrip(".")
+        if tp is bool and value is not None:
+            option = option or ("--no-" if value else "--") + name.replace("_", "-")
+            flags.append(Flag(option, key, help_, const=not value))
+            continue
+        option = option or "--" + name.replace("_", "-")
+        if typing.get_origin(tp) is typing.Literal:
+            flags.append(Flag(option, key, help_, choices=typing.get_args(tp)))
+        elif tp in (int, float, str):
+            flags.append(Flag(option, key, help_, tp))
+        else:
+            flags.append(Flag(option, key, help_, _yaml_value))
+    return tuple(flags)
+
+
+def _unwrap_optional(tp: Any) -> Any:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return tp
+
+
+def _yaml_value(raw: str) -> Any:
+    """A flag's value read as YAML (``[1, 5]``, ``true``, ``{a: 1}``), else the plain string."""
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw
+
+
+# ------------------------------------------------------------------------------------------------
+# arguments shared by several commands
 # ------------------------------------------------------------------------------------------------
 
 
@@ -204,25 +279,17 @@ def annotations_argument(p: argparse.ArgumentParser, help_: str | None = None) -
     )
 
 
-DEVICE_FLAG = Flag("--device", "device", "cpu, cuda or cuda:N (default: cuda when available)")
-SEED_FLAG = Flag("--seed", "seed", "random seed", int)
-BACKBONE_HELP = "feature backbone (videobert extract --help lists them)"
-CLIP_FLAGS = (
-    Flag("--fps", "clips.fps", "clip grid frame rate (frames/s)", float),
-    Flag("--clip-frames", "clips.frames", "frames per clip (30 at 20 fps = 1.5 s)", int),
-    Flag("--stride", "clips.stride", "frames between clip starts (default: the clip length)", int),
-    Flag("--partial", "clips.partial", "last partial clip policy", choices=("pad", "drop")),
-)
+#: The clip-grid flags of a config with a ``clips: ClipSpec`` field.
+CLIP_KEYS = ("clips.fps", "clips.frames:--clip-frames", "clips.stride", "clips.partial")
 
 
 __all__ = [
-    "CLIP_FLAGS",
-    "DEVICE_FLAG",
-    "SEED_FLAG",
+    "CLIP_KEYS",
     "Command",
     "Flag",
     "add_command",
     "annotations_argument",
+    "config_flags",
     "resolve_config",
     "split_overrides",
     "work_argument",

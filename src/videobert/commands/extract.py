@@ -11,7 +11,8 @@ import argparse
 import json
 import logging
 
-from videobert.commands.dialect import CLIP_FLAGS, DEVICE_FLAG, Command, Flag, add_command
+from videobert.commands.dialect import CLIP_KEYS, Command, add_command
+from videobert.config import kwargs_of
 from videobert.features.extract import ExtractConfig
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ def _arguments(p: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace, cfg: ExtractConfig) -> int:
     from videobert.features.extract import extract
 
-    summary = extract(args.videos if len(args.videos) > 1 else args.videos[0], args.work, **cfg.kwargs())
+    summary = extract(args.videos if len(args.videos) > 1 else args.videos[0], args.work, **kwargs_of(cfg))
     log.info("summary: %s", json.dumps(summary, sort_keys=True))
     return 0
 
@@ -42,34 +43,11 @@ def _description() -> str:
     )
 
 
+FLAGS = ("backbone", "weights", "random_weights", "batch_size", "shard", "device", "num_workers", *CLIP_KEYS)
+FLAGS += ("input_size", "progress")
+HELP = "clip features: one row per 1.5 s clip, resumable and sharded"
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``extract`` sub-command."""
-    from videobert.features.registry import available_backbones
-
-    add_command(
-        subparsers,
-        Command(
-            name="extract",
-            help="clip features: one row per 1.5 s clip, resumable and sharded",
-            run=_run,
-            config_class=ExtractConfig,
-            description=_description(),
-            arguments=_arguments,
-            flags=(
-                Flag("--backbone", "backbone", "feature backbone", choices=available_backbones()),
-                Flag(
-                    "--weights",
-                    "weights",
-                    "a torchvision-format state_dict (.safetensors/.pth) or a weight enum member name",
-                ),
-                Flag("--random-weights", "random_weights", "random weights (tests only)", const=True),
-                Flag("--batch-size", "batch_size", "clips per forward pass", int),
-                Flag("--shard", "shard", "i/n: this process's share of the videos"),
-                DEVICE_FLAG,
-                Flag("--num-workers", "num_workers", "decoding threads (0: inline)", int),
-                *CLIP_FLAGS,
-                Flag("--input-size", "input_size", "override the network input size (pixels)", int),
-                Flag("--no-progress", "progress", "no progress bar", const=False),
-            ),
-        ),
-    )
+    add_command(subparsers, Command("extract", HELP, _run, ExtractConfig, _description, _arguments, FLAGS))

@@ -13,7 +13,7 @@ import argparse
 import logging
 from typing import Any
 
-from videobert.commands.dialect import DEVICE_FLAG, Command, Flag, add_command, work_argument
+from videobert.commands.dialect import Command, add_command, work_argument
 from videobert.train.config import PRESETS, PretrainConfig
 
 log = logging.getLogger(__name__)
@@ -41,15 +41,16 @@ def _run(args: argparse.Namespace, cfg: PretrainConfig) -> int:
     return 0
 
 
+HELP = "pretrain VideoBERT on WORK/corpus (resumes from WORK/checkpoints)"
 COMMAND = Command(
-    name="pretrain",
-    help="pretrain VideoBERT on WORK/corpus (resumes from WORK/checkpoints)",
-    run=_run,
-    config_class=PretrainConfig,
-    description=__doc__,
-    arguments=_arguments,
-    flags=(Flag("--max-steps", "max_steps", "optimiser steps in total", int), DEVICE_FLAG),
-    load=_load,
+    "pretrain",
+    HELP,
+    _run,
+    PretrainConfig,
+    __doc__,
+    _arguments,
+    ("max_steps", "device"),
+    _load,
 )
 
 

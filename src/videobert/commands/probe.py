@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from videobert.commands.dialect import CLIP_FLAGS, Command, add_command
+from videobert.commands.dialect import CLIP_KEYS, Command, add_command
 from videobert.errors import InputFileError, VideoDecodeError
 from videobert.video.clips import ClipSpec, clip_times
 from videobert.video.decode import VideoInfo, list_videos, n_grid_frames, probe, video_id_for
@@ -78,17 +78,9 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="video files and/or folders")
 
 
+HELP = "list videos with duration, fps, size, rotation and clip count; report bad files"
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``probe`` sub-command."""
-    add_command(
-        subparsers,
-        Command(
-            name="probe",
-            help="list videos with duration, fps, size, rotation and clip count; report bad files",
-            run=run_probe,
-            config_class=ProbeConfig,
-            description=__doc__,
-            arguments=_arguments,
-            flags=CLIP_FLAGS,
-        ),
-    )
+    add_command(subparsers, Command("probe", HELP, run_probe, ProbeConfig, __doc__, _arguments, CLIP_KEYS))

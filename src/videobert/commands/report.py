@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from videobert.commands.dialect import Command, Flag, add_command, work_argument
+from videobert.commands.dialect import Command, add_command, work_argument
 from videobert.report.html import ReportConfig
 
 log = logging.getLogger(__name__)
@@ -24,12 +24,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_command(
         sub,
         Command(
-            name="report",
-            help="write WORK/reports/report.html from every stage's results",
-            run=_run,
-            config_class=ReportConfig,
-            description=__doc__,
-            arguments=work_argument,
-            flags=(Flag("--title", "title", "page title"),),
+            "report",
+            "write WORK/reports/report.html from every stage's results",
+            _run,
+            ReportConfig,
+            __doc__,
+            work_argument, ("title",),
         ),
     )

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 
-from videobert.commands.dialect import SEED_FLAG, Command, Flag, add_command
-from videobert.datasets.synthetic import CODECS, SynthConfig
+from videobert.commands.dialect import Command, add_command
+from videobert.config import kwargs_of
+from videobert.datasets.synthetic import SynthConfig
 
 
 def _arguments(p: argparse.ArgumentParser) -> None:
@@ -19,31 +20,20 @@ def _arguments(p: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace, cfg: SynthConfig) -> int:
     from videobert.datasets.synthetic import synthesize
 
-    synthesize(args.out, **cfg.kwargs())  # logs its own summary: videos, minutes of video, steps
+    synthesize(args.out, **kwargs_of(cfg))  # logs its own summary: videos, minutes of video, steps
     return 0
 
 
+FLAGS = ("n_videos:--videos", "seed", "width", "height", "fps", "codec", "subset_split")
+FLAGS += ("max_steps_per_video:--steps-per-video", "workers", "force")
 COMMAND = Command(
-    name="synth",
-    help="generate the built-in narrated 'recipe' video corpus",
-    run=_run,
-    config_class=SynthConfig,
-    description=__doc__,
-    arguments=_arguments,
-    flags=(
-        Flag("--videos", "n_videos", "number of videos", int),
-        SEED_FLAG,
-        Flag("--width", "width", "frame width in pixels, even", int),
-        Flag("--height", "height", "frame height in pixels, even", int),
-        Flag("--fps", "fps", "frames per second", float),
-        Flag("--codec", "codec", "video codec", choices=sorted(CODECS)),
-        Flag("--subset-split", "subset_split", "fraction of videos in 'training'", float),
-        Flag(
-            "--steps-per-video", "max_steps_per_video", "cap the recipe steps per video (short videos)", int
-        ),
-        Flag("--workers", "workers", "encoding processes", int),
-        Flag("--force", "force", "regenerate over a corpus made with other settings", const=True),
-    ),
+    "synth",
+    "generate the built-in narrated 'recipe' video corpus",
+    _run,
+    SynthConfig,
+    __doc__,
+    _arguments,
+    FLAGS,
 )
 
 

@@ -13,25 +13,15 @@ import argparse
 import logging
 from typing import Any
 
-from videobert.commands.dialect import Command, Flag, add_command, annotations_argument, work_argument
+from videobert.commands.dialect import Command, add_command, annotations_argument, work_argument
 
 log = logging.getLogger(__name__)
 
 # Flags kept for settings users reach for often (each also reads as key=value).
-TASK_FLAGS: dict[str, tuple[Flag, ...]] = {
-    "zero-shot": (Flag("--template", "template", "text with one [MASK] per slot (verb, noun)"),),
-    "retrieve": (
-        Flag("--max-segments", "max_segments", "N evaluation segments (N^2 pairs scored)", int),
-        Flag("--no-finetune", "finetune", "zero-shot scores only", const=False),
-    ),
-    "summarize": (
-        Flag(
-            "--with-captions",
-            "with_captions",
-            "caption the chosen clips with a trained caption model",
-            const=True,
-        ),
-    ),
+TASK_FLAGS: dict[str, tuple[str, ...]] = {
+    "zero-shot": ("template",),
+    "retrieve": ("max_segments", "finetune"),
+    "summarize": ("with_captions",),
 }
 
 
@@ -63,15 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     for name in task_names():
         task = get_task(name)
+        flags = TASK_FLAGS.get(name, ())
         add_command(
             subparsers,
-            Command(
-                name=name,
-                help=task.help,
-                run=_runner(name),
-                config_class=task.config_class,
-                description=task.description,
-                arguments=_arguments,
-                flags=TASK_FLAGS.get(name, ()),
-            ),
+            Command(name, task.help, _runner(name), task.config_class, task.description, _arguments, flags),
         )

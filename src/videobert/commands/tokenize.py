@@ -11,14 +11,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from videobert.commands.dialect import (
-    SEED_FLAG,
-    Command,
-    Flag,
-    add_command,
-    annotations_argument,
-    work_argument,
-)
+from videobert.commands.dialect import Command, add_command, annotations_argument, work_argument
+from videobert.config import kwargs_of
 from videobert.data.corpus import TokenizeConfig
 
 log = logging.getLogger(__name__)
@@ -56,7 +50,7 @@ def _run(args: argparse.Namespace, cfg: TokenizeConfig) -> int:
 
     work = WorkDir(args.work).require()
     stats = build_corpus(
-        work.root, transcripts_dir=args.transcripts, annotations=args.annotations, **cfg.kwargs()
+        work.root, transcripts_dir=args.transcripts, annotations=args.annotations, **kwargs_of(cfg)
     )
     for key in STAT_KEYS:
         value = stats[key]
@@ -66,22 +60,9 @@ def _run(args: argparse.Namespace, cfg: TokenizeConfig) -> int:
     return 0
 
 
-COMMAND = Command(
-    name="tokenize",
-    help="align transcript sentences with visual words -> WORK/corpus/{train,val}.parquet",
-    run=_run,
-    config_class=TokenizeConfig,
-    description=__doc__,
-    arguments=_arguments,
-    flags=(
-        Flag("--tokenizer", "tokenizer", "BERT checkpoint path or name (default: packaged MiniLM)"),
-        Flag("--val-fraction", "val_fraction", "fraction of unannotated videos for val", float),
-        SEED_FLAG,
-        Flag("--min-words", "sentences.min_words", "shortest sentence in words", int),
-        Flag("--max-words", "sentences.max_words", "longest sentence in words", int),
-        Flag("--pause", "sentences.pause", "silence (s) that ends an unpunctuated sentence", float),
-    ),
-)
+FLAGS = ("tokenizer", "val_fraction", "seed", "sentences.min_words", "sentences.max_words", "sentences.pause")
+HELP = "align transcript sentences with visual words -> WORK/corpus/{train,val}.parquet"
+COMMAND = Command("tokenize", HELP, _run, TokenizeConfig, __doc__, _arguments, FLAGS)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

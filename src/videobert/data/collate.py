@@ -37,7 +37,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -65,7 +65,7 @@ class CollateConfig:
     future_prob: float = 0.25
     future_max_clips: int = 2
     negative_mlm: bool = False  # masked-token labels on misaligned (negative) text-video pairs too
-    alignment_masking: str = "all"  # "all": alignment pairs are masked too; "separate": shown unmasked
+    alignment_masking: Literal["all", "separate"] = "all"  # "all": alignment pairs are masked too; "separate": shown unmasked
     min_video_tokens: int = 4  # subsampling never leaves fewer clips than this (or than there are)
     max_text_tokens: int = 64
     max_video_tokens: int = 64

@@ -204,16 +204,6 @@ class TokenizeConfig:
         if self.video_only_chunk < 1:
             raise ValueError(f"video_only_chunk must be >= 1, got {self.video_only_chunk}")
 
-    def kwargs(self) -> dict[str, Any]:
-        """These settings as keyword arguments of :func:`build_corpus`."""
-        return {
-            "tokenizer": self.tokenizer,
-            "val_fraction": self.val_fraction,
-            "seed": self.seed,
-            "sentence_cfg": self.sentences,
-            "video_only_chunk": self.video_only_chunk,
-        }
-
 
 def build_corpus(
     work: str | os.PathLike[str],
@@ -222,7 +212,7 @@ def build_corpus(
     tokenizer: VideoBertTokenizer | str | os.PathLike[str] | None = None,
     val_fraction: float = 0.1,
     seed: int = 0,
-    sentence_cfg: SentenceConfig | None = None,
+    sentences: SentenceConfig | None = None,
     video_only_chunk: int = 16,
 ) -> dict[str, Any]:
     """Write ``corpus/{train,val}.parquet``, ``corpus/tokenizer/`` and ``corpus/stats.json``; return the stats.
@@ -233,7 +223,7 @@ def build_corpus(
     each source video named in the manifest.
     """
     work = WorkDir.of(work)
-    sentence_cfg = sentence_cfg or SentenceConfig()
+    sentence_cfg = sentences or SentenceConfig()
     vocab_cfg = work.vocab_config
     if not vocab_cfg.exists():
         raise StageMissingError(f"{vocab_cfg}: missing; fit the visual vocabulary first")

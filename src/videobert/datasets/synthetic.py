@@ -428,12 +428,6 @@ class SynthConfig:
     force: bool = False
     progress: bool = True
 
-    def kwargs(self) -> dict[str, Any]:
-        """These settings as keyword arguments of :func:`synthesize`."""
-        d = asdict(self)
-        d["max_steps"] = d.pop("max_steps_per_video")
-        return d
-
 
 def synthesize(
     out_dir: str | os.PathLike[str],
@@ -444,7 +438,7 @@ def synthesize(
     fps: float = DEFAULT_FPS,
     codec: str = "h264",
     subset_split: float = 0.8,
-    max_steps: int | None = None,
+    max_steps_per_video: int | None = None,
     force: bool = False,
     progress: bool = True,
     workers: int = 1,
@@ -475,10 +469,10 @@ def synthesize(
         "fps": fps,
         "codec": codec,
         "subset_split": subset_split,
-        "max_steps": max_steps,
+        "max_steps": max_steps_per_video,
     }
     meta_path = out / "synth.json"
-    plans = plan_corpus(n_videos, seed, subset_split, max_steps)
+    plans = plan_corpus(n_videos, seed, subset_split, max_steps_per_video)
     suffix = CODECS[codec][1]
     video_dir = out / "videos"
     paths = [video_dir / f"{p.video_id}{suffix}" for p in plans]

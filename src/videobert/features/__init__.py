@@ -11,8 +11,7 @@ Public API (imported lazily, so ``import videobert.features`` stays light)::
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from videobert.utils.lazy import lazy_attributes
 
 _EXPORTS = {
     "extract": "videobert.features.extract",
@@ -29,7 +28,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'videobert.features' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _EXPORTS)

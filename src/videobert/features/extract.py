@@ -26,24 +26,26 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm import tqdm
 
 from videobert.errors import InputFileError, VideoBertError
-from videobert.features.registry import Backbone, build_backbone
 from videobert.utils.io import atomic_save_npy, atomic_write_json, read_json
 from videobert.utils.runtime import env_int
 from videobert.video.clips import ClipSpec
 from videobert.workdir import WorkDir
+
+if TYPE_CHECKING:  # the registry imports torchvision: only when extracting
+    from videobert.features.registry import Backbone
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class ExtractConfig:
-    """Settings of ``videobert extract`` (the keyword arguments of :func:`extract`, see there).
+    """Settings of ``videobert extract`` (the keyword arguments of :func:`extract`).
 
     Attributes:
         backbone: a registered backbone name.
@@ -68,21 +70,6 @@ class ExtractConfig:
     clips: ClipSpec = field(default_factory=ClipSpec)
     input_size: int | None = None
     progress: bool = True
-
-    def kwargs(self) -> dict[str, Any]:
-        """These settings as keyword arguments of :func:`extract`."""
-        return {
-            "backbone": self.backbone,
-            "weights": self.weights,
-            "random_weights": self.random_weights,
-            "batch_size": self.batch_size,
-            "shard": self.shard,
-            "device": self.device,
-            "num_workers": self.num_workers,
-            "clip_spec": self.clips,
-            "crop_size": self.input_size,
-            "progress": self.progress,
-        }
 
 
 def stage_name(backbone: str) -> str:
@@ -243,8 +230,8 @@ def extract(
     shard: str | tuple[int, int] | None = None,
     device: str | None = None,
     num_workers: int = 2,
-    clip_spec: Any = None,
-    crop_size: int | tuple[int, int] | None = None,
+    clips: ClipSpec | None = None,
+    input_size: int | tuple[int, int] | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Extract one feature row per clip for every video of this shard (see the module docstring).
@@ -260,8 +247,8 @@ def extract(
         shard: ``(i, n)`` or ``"i/n"``; None reads ``RANK`` / ``WORLD_SIZE``.
         device: ``"cpu"`` / ``"cuda"``; None picks CUDA when available.
         num_workers: decoding threads (0 decodes inline).
-        clip_spec: a ``videobert.video.clips.ClipSpec`` (default 20 fps x 30 frames).
-        crop_size: override the backbone's input size in pixels (tests, small inputs).
+        clips: the clip grid, a ``videobert.video.clips.ClipSpec`` (default 20 fps x 30 frames).
+        input_size: override the backbone's input size in pixels (tests, small inputs).
         progress: show a tqdm bar.
 
     Returns:
@@ -269,8 +256,11 @@ def extract(
         ``already_done``, ``skipped`` (``{video_id: reason}``), ``n_clips``, ``seconds``,
         ``clips_per_s``, ``out_dir``.
     """
+    from videobert.features.registry import get_spec
+
+    get_spec(backbone)  # an unknown name is an error before any video is looked at
     rank, world = parse_shard(shard)
-    clip_spec = clip_spec if clip_spec is not None else ClipSpec()
+    clip_spec = clips if clips is not None else ClipSpec()
     all_videos = collect_videos(videos)
     mine = list(all_videos.items())[rank::world]
     wd = WorkDir.of(work)
@@ -306,8 +296,10 @@ def extract(
     if not todo:
         return summary
 
+    from videobert.features.registry import build_backbone
+
     bb = build_backbone(
-        backbone, weights=weights, random_weights=random_weights, device=device, crop_size=crop_size
+        backbone, weights=weights, random_weights=random_weights, device=device, crop_size=input_size
     )
     stride = getattr(clip_spec, "stride", None) or clip_spec.frames
     info = bb.info()

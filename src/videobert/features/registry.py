@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from videobert.errors import VideoBertError
+from videobert.utils.registry import Registry
 from videobert.utils.runtime import env_int, resolve_device
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,8 @@ class BackboneSpec:
         name: registry key (``"s3d"``).
         dim: output feature dimension D.
         kind: ``"video"`` (clip -> 3D CNN / transformer), ``"frame"`` (2D CNN per frame, mean-pooled
-            over the clip) or ``"classical"`` (weight-free descriptor).
+            over the clip) or ``"classical"`` (weight-free descriptor); the kind picks how clips are
+            fed (``extra["factory"]`` may override it).
         frames_per_clip: frames the backbone takes from each pipeline clip (evenly subsampled).
         resize_size: torchvision ``resize_size`` (one int: short side; two ints: (h, w)), pixels.
         crop_size: centre-crop (h, w) in pixels, the network's input size.
@@ -111,41 +113,10 @@ class BackboneSpec:
         }
 
 
-_REGISTRY: dict[str, BackboneSpec] = {}
-_LOADED = False
-
-
-def register_backbone(spec: BackboneSpec) -> BackboneSpec:
-    """Add ``spec`` to the registry; a name may be registered only once."""
-    if spec.name in _REGISTRY and _REGISTRY[spec.name] is not spec:
-        raise ValueError(f"backbone {spec.name!r} is already registered")
-    _REGISTRY[spec.name] = spec
-    return spec
-
-
-def _ensure_loaded() -> None:
-    global _LOADED
-    if not _LOADED:
-        _LOADED = True
-        for mod in BACKBONE_MODULES:
-            importlib.import_module(mod)
-
-
-def available_backbones() -> list[str]:
-    """Registered backbone names, in registration order."""
-    _ensure_loaded()
-    return list(_REGISTRY)
-
-
-def get_spec(name: str) -> BackboneSpec:
-    """The :class:`BackboneSpec` registered as ``name``."""
-    _ensure_loaded()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise UnknownBackboneError(
-            f"unknown backbone {name!r}; available: {', '.join(available_backbones())}"
-        ) from None
+_BACKBONES: Registry[BackboneSpec] = Registry("backbone", BACKBONE_MODULES, error=UnknownBackboneError)
+register_backbone = _BACKBONES.register  # (spec) -> spec; a name may be registered only once
+available_backbones = _BACKBONES.names  # () -> names, in registration order
+get_spec = _BACKBONES.get  # (name) -> BackboneSpec; an unknown name suggests the closest
 
 
 def transforms_params(weights: Any) -> dict[str, Any]:
@@ -402,8 +373,22 @@ def _build_network(
         source = f"file:{path.resolve()}"
         _load_into(module, sd, spec, str(path))
     module.eval().to(dev)
-    factory = spec.extra["factory"]
+    factory = spec.extra.get("factory") or _kind_class(spec.kind)
     return factory(spec, module, source, dev, crop, resize)
+
+
+def _kind_class(kind: str) -> type[Backbone]:
+    """The :class:`Backbone` that feeds a network of ``kind``: ``"video"`` clips as (N, 3, T, h, w),
+    ``"frame"`` each frame through a 2D network, mean-pooled over the clip."""
+    if kind == "video":
+        from videobert.features.backbones.torchvision_video import TorchvisionVideoBackbone
+
+        return TorchvisionVideoBackbone
+    if kind == "frame":
+        from videobert.features.backbones.frame2d import FrameMeanBackbone
+
+        return FrameMeanBackbone
+    raise VideoBertError(f"backbone kind {kind!r} needs a factory in its spec's extra['factory']")
 
 
 def _load_into(module: torch.nn.Module, sd: dict[str, torch.Tensor], spec: BackboneSpec, where: str) -> None:

@@ -1,33 +1,30 @@
-"""videobert.model: ``VideoBertConfig``, ``VideoBertForPreTraining`` and ``from_bert``."""
+"""videobert.model: ``VideoBertConfig``, ``VideoBertForPreTraining``, ``from_bert`` and the
+model-level inference the tasks use (``videobert.model.inference``).
 
-from transformers import AutoConfig, AutoModelForPreTraining
+Names are imported on first use (transformers' BERT modelling code takes seconds to import, and
+the CLI should not pay that to print its help). Importing ``videobert.model.configuration`` /
+``videobert.model.modeling`` registers the config and model with transformers' Auto classes.
+"""
 
-from videobert.model.configuration import VideoBertConfig
-from videobert.model.init import (
-    from_bert,
-    mix_narration,
-    narration_directions,
-    packaged_bert_path,
-    project_centroids,
-    random_init,
-)
-from videobert.model.modeling import IGNORE_INDEX, VideoBertForPreTraining, VideoBertPreTrainingOutput
+from __future__ import annotations
 
-try:  # lets AutoConfig / AutoModelForPreTraining open our checkpoints too
-    AutoConfig.register("videobert", VideoBertConfig)
-    AutoModelForPreTraining.register(VideoBertConfig, VideoBertForPreTraining)
-except ValueError:  # already registered (module reloaded)
-    pass
+from videobert.utils.lazy import lazy_attributes
 
-__all__ = [
-    "IGNORE_INDEX",
-    "VideoBertConfig",
-    "VideoBertForPreTraining",
-    "VideoBertPreTrainingOutput",
-    "from_bert",
-    "mix_narration",
-    "narration_directions",
-    "packaged_bert_path",
-    "project_centroids",
-    "random_init",
-]
+_EXPORTS = {
+    "VideoBertConfig": "videobert.model.configuration",
+    "IGNORE_INDEX": "videobert.model.modeling",
+    "VideoBertForPreTraining": "videobert.model.modeling",
+    "VideoBertPreTrainingOutput": "videobert.model.modeling",
+    "from_bert": "videobert.model.init",
+    "mix_narration": "videobert.model.init",
+    "narration_directions": "videobert.model.init",
+    "packaged_bert_path": "videobert.model.init",
+    "project_centroids": "videobert.model.init",
+    "random_init": "videobert.model.init",
+    "load_model": "videobert.model.loading",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+__getattr__ = lazy_attributes(__name__, _EXPORTS)

@@ -23,8 +23,6 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from videobert.model.modeling import alignment_pool
-
 Encoding = dict[str, list[int]]
 Batch = dict[str, torch.Tensor]
 
@@ -239,6 +237,8 @@ class TopStack(torch.nn.Module):
             for layer in self.layers:
                 out = layer(hidden, mask)
                 hidden = out[0] if isinstance(out, tuple) else out
+        from videobert.model.modeling import alignment_pool
+
         mode = getattr(self.config, "alignment_pooling", "cls")
         pooled = alignment_pool(hidden, attention_mask, self.pooler, mode)  # (B, H)
         return hidden, pooled

@@ -208,4 +208,11 @@ class VideoBertForPreTraining(BertPreTrainedModel):
         return out
 
 
+try:  # lets AutoModelForPreTraining open our checkpoints too
+    from transformers import AutoModelForPreTraining
+
+    AutoModelForPreTraining.register(VideoBertConfig, VideoBertForPreTraining)
+except ValueError:  # already registered (module reloaded)
+    pass
+
 __all__ = ["IGNORE_INDEX", "VideoBertForPreTraining", "VideoBertPreTrainingOutput", "alignment_pool"]

@@ -28,8 +28,12 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ReportConfig:
-    """Settings of ``videobert report``: the page ``title``, and how many of the most frequent
-    visual words' contact sheets it shows (``gallery_top``)."""
+    """Settings of ``videobert report``.
+
+    Attributes:
+        title: page title.
+        gallery_top: contact sheets of this many most frequent visual words.
+    """
 
     title: str = "VideoBERT report"
     gallery_top: int = 24

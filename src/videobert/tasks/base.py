@@ -18,8 +18,6 @@ the inputs, seed, run, write ``reports/<task>.json`` and the report's images.
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
 import logging
 import os
 from collections.abc import Callable
@@ -32,6 +30,7 @@ import numpy as np
 from videobert.data.annotations import Database, Segment, Video, load_annotations, load_videos, segments_of
 from videobert.errors import VideoBertError
 from videobert.utils.io import atomic_write_bytes, atomic_write_json
+from videobert.utils.registry import Registry
 from videobert.workdir import WorkDir
 
 log = logging.getLogger(__name__)
@@ -166,40 +165,10 @@ class Task:
         return (self.load or load_task_inputs)(work, annotations, cfg)
 
 
-_REGISTRY: dict[str, Task] = {}
-
-
-def register_task(task: Task) -> Task:
-    """Add ``task`` to the registry (the CLI offers it, ``run_task`` runs it); returns it."""
-    if task.name in _REGISTRY and _REGISTRY[task.name] is not task:
-        raise VideoBertError(f"a task named {task.name!r} is already registered")
-    _REGISTRY[task.name] = task
-    return task
-
-
-def _ensure_loaded() -> None:
-    for module in BUILTIN_TASKS:
-        importlib.import_module(f"videobert.tasks.{module}")
-
-
-def task_names() -> list[str]:
-    """Registered task names: the built-in ones in pipeline order, then others as registered."""
-    _ensure_loaded()
-    return list(_REGISTRY)
-
-
-def get_task(name: str) -> Task:
-    """The registered task ``name``.
-
-    Raises:
-        VideoBertError: no such task (names the available ones).
-    """
-    _ensure_loaded()
-    if name not in _REGISTRY:
-        from videobert.config import suggest
-
-        raise VideoBertError(f"unknown task {name!r}{suggest(name, _REGISTRY)}; tasks: {', '.join(_REGISTRY)}")
-    return _REGISTRY[name]
+_TASKS: Registry[Task] = Registry("task", [f"videobert.tasks.{m}" for m in BUILTIN_TASKS])
+register_task = _TASKS.register  # (task) -> task: the CLI offers it, run_task runs it
+task_names = _TASKS.names  # () -> names: the built-in tasks in pipeline order, then others
+get_task = _TASKS.get  # (name) -> Task; an unknown name suggests the closest
 
 
 # ----------------------------------------------------------------------------------------------
@@ -299,11 +268,6 @@ def run_task(
     log_report(report)
     path = write_report(work, report, checkpoint=str(ckpt), annotations=str(ann))
     return report, path
-
-
-def config_dict(cfg: Any) -> dict[str, Any]:
-    """``cfg`` as the plain dict a report's ``config`` holds."""
-    return dataclasses.asdict(cfg)
 
 
 __all__ = [

@@ -60,7 +60,8 @@ class CaptionConfig(TaskConfig):
         max_caption_tokens: WordPiece tokens per caption (training truncation and decoding limit).
         steps, train_batch_size, lr, weight_decay, warmup, label_smoothing: teacher-forcing training.
         beam: beam width of beam search; length_penalty: score / length ** length_penalty.
-        max_train_segments, max_segments: caps (0: all); evaluation segments evenly spaced.
+        max_train_segments, max_segments: caps on training / evaluated segments (None or 0: all;
+            evaluated ones evenly spaced).
         meteor: compute METEOR (a JVM): None = when ``java`` is on PATH (otherwise the report's notes
             say it was left out, and captions are tokenised by :mod:`videobert.eval.ptb`), True =
             required (an error without Java), False = never.
@@ -82,8 +83,8 @@ class CaptionConfig(TaskConfig):
     label_smoothing: float = 0.1
     beam: int = 4
     length_penalty: float = 0.7
-    max_train_segments: int = 0
-    max_segments: int = 400
+    max_train_segments: int | None = None
+    max_segments: int | None = 400
     meteor: bool | None = None
 
 
@@ -422,7 +423,7 @@ def train_captioner(
     cfg = cfg or CaptionConfig()
     seed_everything(cfg.seed)
     segs = [s for s in train_segments if s.sentence.strip() and len(s.visual_words)]
-    if cfg.max_train_segments > 0:
+    if cfg.max_train_segments:
         segs = segs[: cfg.max_train_segments]
     if not segs:
         raise VideoBertError("captioning needs training segments with sentences and visual words")
@@ -500,15 +501,8 @@ def caption(model: Any, tokenizer: Any, inputs: TaskInputs, cfg: CaptionConfig |
         systems["beam"]["CIDEr"], systems["beam"]["BLEU-4"], systems["greedy"]["CIDEr"],
         systems["greedy"]["BLEU-4"], systems["nearest_neighbour"]["CIDEr"], systems["nearest_neighbour"]["BLEU-4"],
     )  # fmt: skip
-    report = TaskReport(
-        task=TASK,
-        metrics=systems["beam"],
-        baseline=systems["nearest_neighbour"],
-        baseline_name="nearest-neighbour caption",
-        n=len(segs),
-        config=asdict(cfg),
-        details={"systems": systems, "training": info, **({"notes": notes} if notes else {})},
-    )
+    details = {"systems": systems, "training": info, **({"notes": notes} if notes else {})}
+    report = TaskReport(TASK, systems["beam"], systems["nearest_neighbour"], "nearest-neighbour caption", len(segs), asdict(cfg), details=details)
     for j, i in enumerate(evenly_spaced(len(segs), cfg.n_examples)):
         s = segs[i]
         words = s.visual_words[:8]

@@ -286,26 +286,16 @@ def classify(model: Any, tokenizer: Any, inputs: TaskInputs, cfg: ClassifyConfig
         for i in range(min(cfg.n_examples, len(test)))
     ]
     log.info("classify: best %s, test %s", best, {k: round(v, 3) for k, v in metrics.items()})
-    return TaskReport(
-        task=TASK,
-        metrics=metrics,
-        baseline=chance,
-        baseline_name="chance",
-        n=len(test),
-        config=asdict(cfg),
-        examples=examples,
-        images=images,
-        figures=list(images),
-        details={
-            "majority": {"accuracy": majority},
-            "n_train": len(train),
-            "best": best,
-            "cv": cv,
-            "classes": classes,
-            "confusion": cm.tolist(),
-            "per_class": {k: prf[k] for k in ("precision", "recall", "f1", "support")},
-        },
-    )
+    details = {
+        "majority": {"accuracy": majority},
+        "n_train": len(train),
+        "best": best,
+        "cv": cv,
+        "classes": classes,
+        "confusion": cm.tolist(),
+        "per_class": {k: prf[k] for k in ("precision", "recall", "f1", "support")},
+    }
+    return TaskReport(TASK, metrics, chance, "chance", len(test), asdict(cfg), examples, images, list(images), details)
 
 
 register_task(Task(TASK, "video classification (recipe_type), k-fold CV over a grid", ClassifyConfig, classify))

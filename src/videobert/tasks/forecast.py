@@ -40,16 +40,16 @@ class ForecastConfig(TaskConfig):
         k: words listed per step (top-k); accuracy is reported at 1 and at ``k``.
         context: at most this many previous clips' words in the sequence (the most recent ones).
         min_context: first evaluated position has this many words before it.
-        max_positions_per_video: evaluated positions per video (evenly spaced) — bounds the cost.
-        max_videos: at most this many validation videos (0: all).
+        max_positions_per_video: evaluated positions per video (evenly spaced; None or 0: all).
+        max_videos: at most this many evaluated videos (None or 0: all).
         steps: steps forecast ahead in the rendered examples.
     """
 
     k: int = 5
     context: int = 24
     min_context: int = 2
-    max_positions_per_video: int = 40
-    max_videos: int = 0
+    max_positions_per_video: int | None = 40
+    max_videos: int | None = None
     steps: int = 3
     n_examples: int = 4
 
@@ -80,12 +80,12 @@ def forecast_next(
     return out
 
 
-def _positions(n: int, min_context: int, max_n: int) -> np.ndarray:
+def _positions(n: int, min_context: int, max_n: int | None) -> np.ndarray:
     """Indices t (the word to predict is ``words[t]``), ``min_context <= t < n``, at most ``max_n`` evenly spaced."""
     if n <= min_context:
         return np.zeros(0, dtype=np.int64)
     pos = np.arange(min_context, n, dtype=np.int64)
-    if max_n > 0 and len(pos) > max_n:
+    if max_n and len(pos) > max_n:
         pos = pos[np.linspace(0, len(pos) - 1, max_n).round().astype(np.int64)]
     return pos
 
@@ -102,7 +102,7 @@ def forecast(model: Any, tokenizer: Any, inputs: TaskInputs, cfg: ForecastConfig
     seed_everything(cfg.seed)
     n_words = int(model.config.num_visual_words)
     videos = [(v.video_id, v.words) for v in inputs.videos]
-    videos = videos[: cfg.max_videos] if cfg.max_videos > 0 else videos
+    videos = videos[: cfg.max_videos] if cfg.max_videos else videos
     contexts, targets, where = [], [], []
     for vid, words in videos:
         words = np.asarray(words, dtype=np.int64)
@@ -127,14 +127,8 @@ def forecast(model: Any, tokenizer: Any, inputs: TaskInputs, cfg: ForecastConfig
     base1 = float((targets_arr == freq_top[0]).mean())
     basek = float(np.isin(targets_arr, freq_top).mean())
     key_k = f"top{cfg.k}"
-    report = TaskReport(
-        task=TASK,
-        metrics={"top1": hit1, key_k: hitk},
-        baseline={"top1": base1, key_k: basek},
-        baseline_name="most frequent training words",
-        n=len(targets),
-        config=asdict(cfg),
-    )
+    metrics, baseline = {"top1": hit1, key_k: hitk}, {"top1": base1, key_k: basek}
+    report = TaskReport(TASK, metrics, baseline, "most frequent training words", len(targets), asdict(cfg))
     log.info(
         "forecast: top1 %.3f (freq %.3f), %s %.3f (freq %.3f) on %d positions",
         hit1,

@@ -45,18 +45,20 @@ class RetrieveConfig(TaskConfig):
     ``train_subset``'s segments and evaluates ``subset``'s).
 
     Attributes:
-        max_segments: N, the number of evaluation segments (evenly chosen), N^2 pairs scored.
+        max_segments: N, the number of evaluation segments (evenly chosen; None or 0: all), N^2
+            pairs scored.
         unique_sentences: keep one segment per distinct sentence (unambiguous queries).
         max_length: tokens per pair (visual words subsampled to fit).
         finetune: also fine-tune and re-evaluate.
         top_layers: encoder layers fine-tuned (plus the pooler and the alignment head).
         epochs, lr, train_batch_size: fine-tuning budget.
         train_threads: torch threads while fine-tuning (1 is fastest for small batches).
-        max_train_segments: cap on training segments (each gives one positive and one negative).
+        max_train_segments: cap on training segments (each gives one positive and one negative;
+            None or 0: all).
         ks: the K of each R@K.
     """
 
-    max_segments: int = 64
+    max_segments: int | None = 64
     unique_sentences: bool = True
     max_length: int = 64
     batch_size: int = 256
@@ -67,7 +69,7 @@ class RetrieveConfig(TaskConfig):
     lr: float = 3e-4
     train_batch_size: int = 32
     train_threads: int = 1
-    max_train_segments: int = 600
+    max_train_segments: int | None = 600
     ks: tuple[int, ...] = (1, 5, 10)
 
 
@@ -96,14 +98,14 @@ def select_segments(segments: list[Segment], cfg: RetrieveConfig) -> list[Segmen
                 seen.add(key)
                 uniq.append(s)
         segments = uniq
-    return [segments[i] for i in evenly_spaced(len(segments), cfg.max_segments)]
+    return [segments[i] for i in evenly_spaced(len(segments), cfg.max_segments or None)]
 
 
 def _training_pairs(
     tokenizer: Any, segments: list[Segment], cfg: RetrieveConfig
 ) -> tuple[list[dict[str, list[int]]], np.ndarray]:
     rng = np.random.default_rng(cfg.seed)
-    if len(segments) > cfg.max_train_segments:
+    if cfg.max_train_segments and len(segments) > cfg.max_train_segments:
         segments = [segments[i] for i in sorted(rng.choice(len(segments), cfg.max_train_segments, replace=False))]
     by_video: dict[str, list[int]] = {}
     for i, s in enumerate(segments):
@@ -228,16 +230,8 @@ def retrieve(model: Any, tokenizer: Any, inputs: TaskInputs, cfg: RetrieveConfig
             }
         )
     log.info("retrieve on %d segments: %s", len(segs), {k: round(v, 3) for k, v in metrics.items()})
-    return TaskReport(
-        task=TASK,
-        metrics=metrics,
-        baseline=chance,
-        baseline_name="chance",
-        n=len(segs),
-        config=asdict(cfg),
-        examples=examples,
-        details={"n_train": len(train_segments) if scorer is not None else 0},
-    )
+    details = {"n_train": len(train_segments) if scorer is not None else 0}
+    return TaskReport(TASK, metrics, chance, "chance", len(segs), asdict(cfg), examples, details=details)
 
 
 register_task(Task(TASK, "text<->video retrieval, zero-shot and fine-tuned", RetrieveConfig, retrieve))

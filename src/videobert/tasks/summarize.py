@@ -49,9 +49,9 @@ class SummarizeConfig(TaskConfig):
         k: clips per summary.
         window: clips each side of a candidate in its visual-word window.
         min_gap: chosen clips are at least this many clips apart (2 = never adjacent).
-        max_candidates: candidate clips per video (evenly spaced) — bounds the cost.
-        max_sentences: narration sentences per video (evenly spaced).
-        max_videos: validation videos summarised (0: all).
+        max_candidates: candidate clips per video (evenly spaced; None or 0: all).
+        max_sentences: narration sentences per video (evenly spaced; None or 0: all).
+        max_videos: videos summarised, the first ones (None or 0: all).
         max_length: tokens per alignment sequence.
         tile_size: strip tile size (pixels).
         with_captions: train a caption model (:mod:`videobert.tasks.caption`, default settings) and
@@ -61,9 +61,9 @@ class SummarizeConfig(TaskConfig):
     k: int = 4
     window: int = 2
     min_gap: int = 2
-    max_candidates: int = 16
-    max_sentences: int = 10
-    max_videos: int = 20
+    max_candidates: int | None = 16
+    max_sentences: int | None = 10
+    max_videos: int | None = 20
     max_length: int = 48
     n_examples: int = 3
     tile_size: int = 96
@@ -243,7 +243,7 @@ def summarize(
     """
     cfg = cfg or SummarizeConfig()
     rng = np.random.default_rng(cfg.seed)
-    vids = inputs.videos[: cfg.max_videos] if cfg.max_videos > 0 else list(inputs.videos)
+    vids = inputs.videos[: cfg.max_videos] if cfg.max_videos else list(inputs.videos)
     if not vids:
         raise VideoBertError(f"summarize: no {cfg.subset!r} video with visual words to summarise")
     captioner = _captioner(model, tokenizer, inputs) if cfg.with_captions else None
@@ -291,16 +291,7 @@ def summarize(
         chance["step_coverage"],
         len(vids),
     )
-    return TaskReport(
-        task=TASK,
-        metrics=metrics,
-        baseline=chance,
-        baseline_name="random clips",
-        n=len(vids),
-        config=asdict(cfg),
-        examples=examples,
-        images=images,
-    )
+    return TaskReport(TASK, metrics, chance, "random clips", len(vids), asdict(cfg), examples, images)
 
 
 def _captioner(model: Any, tokenizer: Any, inputs: TaskInputs) -> Callable[[list[np.ndarray]], list[str]]:
@@ -316,7 +307,7 @@ def load_summarize_inputs(
 ) -> TaskInputs:
     """:func:`load_task_inputs` plus each video's narration and source video path."""
     inputs = load_task_inputs(work, annotations, cfg)
-    videos = inputs.videos[: cfg.max_videos] if cfg.max_videos > 0 else inputs.videos
+    videos = inputs.videos[: cfg.max_videos] if cfg.max_videos else inputs.videos
     inputs.narration = narration_for(work, [v.video_id for v in videos], inputs.annotations)
     inputs.video_paths = work.source_videos(ok_only=True)
     return inputs

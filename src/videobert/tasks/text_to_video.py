@@ -32,8 +32,8 @@ TASK = "text-to-video"
 
 @dataclass
 class TextToVideoConfig(TaskConfig):
-    """Settings of :func:`text_to_video` (and those of :class:`TaskConfig`: it evaluates
-    ``subset``'s segments; the frequency baseline counts ``train_subset``'s).
+    """Settings of :func:`text_to_video` beyond :class:`TaskConfig`'s (``subset``: the segments
+    whose sentences are turned into visual words; ``train_subset``: the frequency baseline's words).
 
     Attributes:
         n_words: visual words generated per sentence (capped by the segment's length when evaluating
@@ -41,7 +41,7 @@ class TextToVideoConfig(TaskConfig):
         match_length: generate as many words as the segment has clips (at most ``n_words``).
         temperature: 0 = greedy arg-max, > 0 = sample from softmax(logits / temperature).
         top_k: when sampling, only from the ``top_k`` most likely words (0: all).
-        max_segments: evaluated segments at most (0: all).
+        max_segments: evaluated segments at most, evenly spaced (None or 0: all).
         max_text_tokens: WordPiece tokens of the sentence kept.
     """
 
@@ -49,7 +49,7 @@ class TextToVideoConfig(TaskConfig):
     match_length: bool = True
     temperature: float = 0.0
     top_k: int = 0
-    max_segments: int = 400
+    max_segments: int | None = 400
     max_text_tokens: int = 32
     n_examples: int = 4
 
@@ -111,14 +111,7 @@ def text_to_video(
         chance["recall"],
         len(segs),
     )
-    report = TaskReport(
-        task=TASK,
-        metrics=metrics,
-        baseline=chance,
-        baseline_name="most frequent training words",
-        n=len(segs),
-        config=asdict(cfg),
-    )
+    report = TaskReport(TASK, metrics, chance, "most frequent training words", len(segs), asdict(cfg))
     for j, i in enumerate(evenly_spaced(len(segs), cfg.n_examples)):
         s = segs[i]
         ex: dict[str, Any] = {

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -56,12 +56,12 @@ class ZeroShotConfig(TaskConfig):
 
     template: str = "now let me show you how to [MASK] the [MASK]"
     slots: tuple[str, ...] = ("verb", "noun")
-    multi_piece: str = "mean"
+    multi_piece: Literal["mean", "first"] = "mean"
     max_length: int = 128
     topk: tuple[int, ...] = (1, 5)
     max_segments: int | None = None
     n_examples: int = 10
-    calibration: str = "none"
+    calibration: Literal["none", "prior"] = "none"
 
 
 def score_slots(
@@ -231,27 +231,17 @@ def zero_shot(
             }
         )
     log.info("zero-shot on %d segments: %s", len(usable), {k: round(v, 3) for k, v in metrics.items()})
-    return TaskReport(
-        task=TASK,
-        metrics=metrics,
-        baseline=chance,
-        baseline_name="chance",
-        n=len(usable),
-        config=asdict(cfg),
-        examples=examples,
-        images=images,
-        figures=list(images),
-        details={
-            "majority": majority,
-            "n_classes": n_classes,
-            "n_per_slot": n_per_slot,
-            "per_class": per_class,
-            "label_counts": {
-                k: dict(Counter(str(getattr(s, k)) for s in usable if getattr(s, k))) for k in cfg.slots
-            },
-            **({"uncalibrated": uncalibrated} if cfg.calibration != "none" else {}),
+    details = {
+        "majority": majority,
+        "n_classes": n_classes,
+        "n_per_slot": n_per_slot,
+        "per_class": per_class,
+        "label_counts": {
+            k: dict(Counter(str(getattr(s, k)) for s in usable if getattr(s, k))) for k in cfg.slots
         },
-    )
+        **({"uncalibrated": uncalibrated} if cfg.calibration != "none" else {}),
+    }
+    return TaskReport(TASK, metrics, chance, "chance", len(usable), asdict(cfg), examples, images, list(images), details)
 
 
 register_task(Task(TASK, "zero-shot verb/noun action classification from a template", ZeroShotConfig, zero_shot))

@@ -31,7 +31,17 @@ _TERMINAL_RE = re.compile(r"[.?!]+[\"')\]]*$")
 
 @dataclass
 class SentenceConfig:
-    """How ASR cues become sentences (word counts after filler removal; times in seconds)."""
+    """How ASR cues become sentences (word counts after filler removal; times in seconds).
+
+    Attributes:
+        min_words: shortest sentence in words (shorter pieces merge with a neighbour).
+        max_words: longest sentence in words (longer ones are split).
+        target_words: length aimed at when a long unpunctuated run is split.
+        pause: silence (s) that ends an unpunctuated sentence.
+        max_merge_gap: largest silence (s) a short piece is merged across.
+        drop_fillers: remove filler words (``fillers``) before counting.
+        fillers: the filler words.
+    """
 
     min_words: int = 4
     max_words: int = 25

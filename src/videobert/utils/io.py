@@ -124,7 +124,7 @@ def share_tree(root: str | os.PathLike[str]) -> None:
     ``0o777`` less it: for folders that a library wrote with private modes (``save_pretrained``
     writes safetensors as 0600)."""
     mask = current_umask()
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, _dirnames, filenames in os.walk(root):
         os.chmod(dirpath, 0o777 & ~mask)
         for name in filenames:
             p = os.path.join(dirpath, name)

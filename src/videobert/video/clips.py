@@ -20,6 +20,7 @@ import os
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -41,7 +42,7 @@ class ClipSpec:
     fps: float = 20.0
     frames: int = 30
     stride: int | None = None
-    partial: str = "pad"
+    partial: Literal["pad", "drop"] = "pad"
     min_partial: float = 0.5
 
     def __post_init__(self) -> None:

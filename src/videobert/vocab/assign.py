@@ -16,7 +16,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -34,7 +34,20 @@ TOKENS_STAGE = "tokens"
 
 @dataclass
 class VocabConfig:
-    """Settings of ``videobert fit-vocab`` (the keyword arguments of :func:`fit_vocab`, see there)."""
+    """Settings of ``videobert fit-vocab`` (the keyword arguments of :func:`fit_vocab`).
+
+    Attributes:
+        backbone: features folder to use (needed when several backbones were extracted).
+        levels: tree depth; the vocabulary has branching ** levels words (paper: 12^4).
+        branching: children per tree node.
+        max_samples: clip features clustered at most (a uniform, seeded sample).
+        seed: seeds the sample and every node's k-means.
+        niter: Lloyd iterations per node.
+        normalize: L2-normalise features before clustering and assignment.
+        max_points_per_centroid: faiss subsampling cap per centroid (None: every point of a node).
+        method: assignment by tree descent or to the nearest leaf.
+        assign: after fitting, write every video's visual words to WORK/tokens.
+    """
 
     backbone: str | None = None
     levels: int = 4
@@ -44,7 +57,7 @@ class VocabConfig:
     niter: int = 20
     normalize: bool = True
     max_points_per_centroid: int | None = None
-    method: str = "tree"
+    method: Literal["tree", "flat"] = "tree"
     assign: bool = True
 
     def __post_init__(self) -> None:

@@ -41,7 +41,14 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class GalleryConfig:
-    """Settings of ``videobert gallery``."""
+    """Settings of ``videobert gallery`` (the keyword arguments of :func:`build_gallery`).
+
+    Attributes:
+        top_n: contact sheets for this many most frequent words.
+        per_word: nearest clips shown per word.
+        thumb_size: square frame size in pixels.
+        columns: frames per sheet row.
+    """
 
     top_n: int = 200
     per_word: int = 8

@@ -43,9 +43,6 @@ def _build_inception(spec: BackboneSpec, crop: tuple[int, int]) -> nn.Module:
     return model
 
 
-def _factory(spec, module, source, device, crop, resize) -> Backbone:  # noqa: ANN001
-    return FrameMeanBackbone(spec, module, source, device, crop, resize)
-
 
 _INC = transforms_params(tvm.Inception_V3_Weights.DEFAULT)
 register_backbone(
@@ -60,7 +57,7 @@ register_backbone(
         default_weights="IMAGENET1K_V1",
         min_crop=(75, 75),
         description="Inception v3 (ImageNet), 2048-d per frame, mean over 5 frames per clip",
-        extra={"factory": _factory, "ignore_prefixes": ("fc.", "AuxLogits.")},
+        extra={"ignore_prefixes": ("fc.", "AuxLogits.")},
         **_INC,
     )
 )

@@ -67,9 +67,6 @@ def _build_mvit(spec: BackboneSpec, crop: tuple[int, int]) -> nn.Module:
     return model
 
 
-def _factory(spec, module, source, device, crop, resize) -> Backbone:  # noqa: ANN001
-    return TorchvisionVideoBackbone(spec, module, source, device, crop, resize)
-
 
 def _decode_size(resize: tuple[int, ...]) -> int | tuple[int, int]:
     return resize[0] if len(resize) == 1 else (resize[0], resize[1])
@@ -88,7 +85,7 @@ register_backbone(
         default_weights="KINETICS400_V1",
         min_crop=(224, 224),
         description="S3D (Kinetics-400), 1024-d pooled before the classifier; the paper's feature",
-        extra={"factory": _factory, "ignore_prefixes": ("classifier.",)},
+        extra={"ignore_prefixes": ("classifier.",)},
         **_S3D,
     )
 )
@@ -106,7 +103,7 @@ register_backbone(
         default_weights="KINETICS400_V1",
         min_crop=(16, 16),
         description="R(2+1)D-18 (Kinetics-400), 512-d after global average pooling",
-        extra={"factory": _factory, "ignore_prefixes": ("fc.",)},
+        extra={"ignore_prefixes": ("fc.",)},
         **_R21,
     )
 )
@@ -125,7 +122,7 @@ register_backbone(
         min_crop=(224, 224),
         fixed_input=True,
         description="MViT-v2-S (Kinetics-400), 768-d class token (input fixed at 16 x 224 x 224)",
-        extra={"factory": _factory, "ignore_prefixes": ("head.",)},
+        extra={"ignore_prefixes": ("head.",)},
         **_MVIT,
     )
 )
