@@ -11,6 +11,7 @@ subprocess that the SIGKILL test kills.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from corpora import TINY, copy_corpus, read_log, write_corpus
 from safetensors.torch import load_file
 
@@ -190,3 +192,54 @@ if __name__ == "__main__":
 
         logging.basicConfig(level=logging.INFO)
         _run_script(Path(sys.argv[2]), sys.argv[3:], slow_after=8)
+
+
+def test_resume_only_with_the_same_settings(corpus_work: Path, tmp_path: Path, caplog) -> None:
+    """Every checkpoint stores its run's settings; a changed setting stops a resume (naming it)
+    unless --resume; --fresh keeps the old run aside and starts over."""
+    from videobert.cli import main
+    from videobert.train.checkpoint import CONFIG_FILE, VERSIONS_FILE, load_run_config
+
+    torch.set_num_threads(1)
+    work = copy_corpus(corpus_work, tmp_path / "w")
+    run = ["pretrain", str(work), "--device", "cpu", *TINY, "batch_size=4", "warmup_steps=1", "eval_every=0",
+           "eval_batches=1", "log_every=1", "checkpoint_every=2", "keep_last=0"]  # fmt: skip
+    assert main([*run, "max_steps=4"]) == 0
+    for step in (2, 4):
+        d = work / "checkpoints" / f"step-{step}"
+        saved = load_run_config(d)
+        assert saved == yaml.safe_load(subprocess_free_print_config([*run, "max_steps=4"]))
+        assert json.loads((d / VERSIONS_FILE).read_text())["torch"] == torch.__version__
+        assert (d / CONFIG_FILE).is_file()
+    # same settings (device and logging may differ): the finished run is found, nothing retrained
+    assert main([*run, "max_steps=4", "log_every=2"]) == 0
+    assert not (work / "checkpoints" / "step-6").exists()
+    # another setting: stops, naming what differs
+    caplog.set_level("ERROR", logger="videobert")
+    assert main([*run, "max_steps=6", "lr=0.002"]) == 1
+    message = caplog.records[-1].getMessage()
+    assert "max_steps: 4 -> 6" in message and "lr: 0.0001 -> 0.002" in message and "--resume" in message
+    assert not (work / "checkpoints" / "step-6").exists()
+    # --resume: continue the old run with the new settings
+    assert main([*run, "max_steps=6", "--resume"]) == 0
+    assert load_run_config(work / "checkpoints" / "step-6")["max_steps"] == 6
+    assert [e["step"] for e in read_log(work, "train")] == [1, 2, 3, 4, 5, 6]
+    # --fresh: the old run moves aside whole, the new one starts at step 0
+    assert main([*run, "max_steps=2", "lr=0.002", "--fresh"]) == 0
+    assert sorted(p.name for p in (work / "checkpoints.old-1").iterdir() if p.is_dir()) == ["step-2", "step-4", "step-6"]
+    assert (work / "logs.old-1" / "pretrain.jsonl").is_file()
+    assert [e["step"] for e in read_log(work, "train")] == [1, 2]
+    assert load_run_config(work / "checkpoints" / "step-2")["lr"] == pytest.approx(0.002)
+
+
+def subprocess_free_print_config(argv: list[str]) -> str:
+    """What ``videobert ARGV --print-config`` prints (in process)."""
+    import contextlib
+    import io
+
+    from videobert.cli import main
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["-q", *argv, "--print-config"]) == 0
+    return buf.getvalue()

@@ -1,7 +1,9 @@
 """``videobert pretrain WORK [--preset NAME] [--config FILE] [key=value ...]``.
 
-Trains VideoBERT on ``WORK/corpus`` and writes ``WORK/checkpoints/step-N`` (resuming from the
-newest one when present). Settings are ``PretrainConfig`` fields (``videobert.train.config``):
+Trains VideoBERT on ``WORK/corpus`` and writes ``WORK/checkpoints/step-N`` with the run's resolved
+settings (``pretrain_config.yaml``). With checkpoints there it continues the newest one when its
+settings equal these, and otherwise stops listing the differences: ``--resume`` continues it with
+the new settings, ``--fresh`` sets the old run aside and starts over. Settings are ``PretrainConfig`` fields (``videobert.train.config``):
 ``model.*`` sets the transformers model config (e.g. ``model.num_hidden_layers=2``) and
 ``collate.*`` the masking. Run under ``torchrun --nproc_per_node N -m videobert.cli pretrain ...``
 for several processes (gloo on CPU, NCCL on GPU).
@@ -22,6 +24,11 @@ log = logging.getLogger(__name__)
 def _arguments(p: argparse.ArgumentParser) -> None:
     work_argument(p, "work directory holding corpus/ (and vocab/)")
     p.add_argument("--preset", default=None, choices=sorted(PRESETS), help="named starting configuration")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--resume", dest="resume", action="store_const", const="resume", default="auto",
+                      help="continue the newest checkpoint even if its settings differ from these")
+    mode.add_argument("--fresh", dest="resume", action="store_const", const="fresh",
+                      help="set the earlier run aside (checkpoints.old-N, logs.old-N) and start over")
 
 
 def _load(
@@ -36,7 +43,7 @@ def _run(args: argparse.Namespace, cfg: PretrainConfig) -> int:
     from videobert.train.pretrain import pretrain
     from videobert.workdir import WorkDir
 
-    final = pretrain(WorkDir(args.work).require().root, cfg)
+    final = pretrain(WorkDir(args.work).require().root, cfg, resume=args.resume)
     log.info("final checkpoint: %s", final)
     return 0
 

@@ -21,12 +21,14 @@ import numpy as np
 import torch
 
 from videobert.errors import InputFileError
-from videobert.utils.io import atomic_write_text, share_tree
+from videobert.utils.io import atomic_write_json, atomic_write_text, share_tree
 from videobert.workdir import FINAL_FILE
 
 log = logging.getLogger(__name__)
 
 TRAINER_STATE = "trainer_state.pt"
+CONFIG_FILE = "pretrain_config.yaml"  # the run's resolved PretrainConfig
+VERSIONS_FILE = "versions.json"  # python, videobert, torch, transformers that wrote it
 _STEP_RE = re.compile(r"^step-(\d+)$")
 
 
@@ -104,6 +106,7 @@ def save_checkpoint(
     trainer_state: dict[str, Any],
     tokenizer: Any | None = None,
     keep_last: int = 0,
+    config: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``root/step-<step>`` atomically, point ``final.txt`` at it, drop old checkpoints.
 
@@ -114,6 +117,8 @@ def save_checkpoint(
         trainer_state: optimiser / scheduler / data / RNG state (tensors and plain containers).
         tokenizer: optional object with ``save_pretrained(dir)`` saved beside the model.
         keep_last: keep this many newest checkpoints (<= 0: keep all).
+        config: the run's resolved settings, saved as ``pretrain_config.yaml`` (with
+            ``versions.json``: the library versions that wrote the checkpoint).
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -125,6 +130,11 @@ def save_checkpoint(
     if tokenizer is not None:
         tokenizer.save_pretrained(tmp)
     torch.save(_plain(trainer_state), tmp / TRAINER_STATE)
+    if config is not None:
+        from videobert.config import config_yaml
+
+        atomic_write_text(tmp / CONFIG_FILE, config_yaml(config))
+        atomic_write_json(tmp / VERSIONS_FILE, library_versions())
     share_tree(tmp)  # safetensors writes 0600: collaborators could not read the weights
     if target.exists():
         shutil.rmtree(target)
@@ -137,6 +147,27 @@ def save_checkpoint(
     return target
 
 
+def library_versions() -> dict[str, str]:
+    """Versions of Python and the libraries a checkpoint depends on."""
+    import platform
+
+    import transformers
+
+    from videobert import __version__
+
+    return {"python": platform.python_version(), "videobert": __version__, "torch": torch.__version__,
+            "transformers": transformers.__version__}  # fmt: skip
+
+
+def load_run_config(checkpoint: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The settings a checkpoint's run was started with (``pretrain_config.yaml``), or None for a
+    checkpoint written before they were stored."""
+    from videobert.config import read_yaml_mapping
+
+    path = Path(checkpoint) / CONFIG_FILE
+    return read_yaml_mapping(path) if path.is_file() else None
+
+
 def load_trainer_state(checkpoint: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """The ``trainer_state.pt`` of a checkpoint, loaded with ``weights_only=True``."""
     path = Path(checkpoint) / TRAINER_STATE
@@ -146,8 +177,12 @@ def load_trainer_state(checkpoint: str | os.PathLike[str], map_location: str | t
 
 
 __all__ = [
+    "CONFIG_FILE",
     "FINAL_FILE",
     "TRAINER_STATE",
+    "VERSIONS_FILE",
+    "library_versions",
+    "load_run_config",
     "latest_checkpoint",
     "list_checkpoints",
     "load_trainer_state",

@@ -30,6 +30,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 from transformers import BertConfig, get_linear_schedule_with_warmup
 
+from videobert.config import to_dict
 from videobert.errors import StageMissingError, VideoBertError
 from videobert.model.configuration import VideoBertConfig
 from videobert.model.init import (
@@ -350,8 +351,74 @@ class _Logger:
             self.tb.close()
 
 
+# Settings that change how a run is watched or where it runs, not what it trains: a resumed run
+# may differ in them.
+OPERATIONAL_KEYS = ("device", "log_every", "checkpoint_every", "keep_last", "eval_every", "eval_batches")
+RESUME_MODES = ("auto", "resume", "fresh")
+
+
+def config_differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two nested settings dicts (``old -> new``), sorted."""
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += config_differences(a, b, f"{prefix}{key}.")
+        elif a != b and not (isinstance(a, list | tuple) and isinstance(b, list | tuple) and list(a) == list(b)):
+            out.append(f"{prefix}{key}: {a!r} -> {b!r}")
+    return out
+
+
+def _set_aside(work: Path) -> Path:
+    """Rename WORK/checkpoints and WORK/logs to the first free ``*.old-N`` (nothing is deleted)."""
+    wd = WorkDir.of(work)
+    n = 1
+    while (wd.root / f"checkpoints.old-{n}").exists() or (wd.root / f"logs.old-{n}").exists():
+        n += 1
+    for path in (wd.checkpoints, wd.logs):
+        if path.exists():
+            os.replace(path, path.with_name(f"{path.name}.old-{n}"))
+    return wd.root / f"checkpoints.old-{n}"
+
+
+def _resume_from(work: Path, cfg: PretrainConfig, mode: str) -> Path | None:
+    """The checkpoint to continue from, or None to start fresh (see :func:`pretrain`'s ``resume``);
+    rank 0 decides (the others learn it by broadcast)."""
+    if mode not in RESUME_MODES:
+        raise VideoBertError(f"resume must be one of {RESUME_MODES}, got {mode!r}")
+    root = WorkDir.of(work).checkpoints
+    latest = ckpt.latest_checkpoint(root)
+    if latest is None:
+        if mode == "resume":
+            raise StageMissingError(f"{root}: no checkpoint to resume (run without --resume to start)")
+        return None
+    if mode == "fresh":
+        old = _set_aside(work)
+        log.info("starting over: the earlier run's checkpoints and logs are kept in %s (and logs.old-*)", old)
+        return None
+    old_cfg = ckpt.load_run_config(latest)
+    if old_cfg is None:
+        log.warning("%s stores no run settings (an older checkpoint): resuming without comparing them", latest)
+        return latest
+    new_cfg = to_dict(cfg)
+    diffs = [d for d in config_differences(old_cfg, new_cfg) if d.split(":")[0] not in OPERATIONAL_KEYS]
+    if diffs and mode == "auto":
+        shown = "; ".join(diffs[:6]) + (f"; ... ({len(diffs)} in all)" if len(diffs) > 6 else "")
+        raise VideoBertError(
+            f"{latest} was trained with other settings ({shown}); pass --resume to continue it with "
+            "the new ones, or --fresh to start over (the old run is kept as checkpoints.old-N)"
+        )
+    if diffs:
+        log.warning("resuming %s with changed settings: %s", latest, "; ".join(diffs))
+    return latest
+
+
 def pretrain(
-    work: str | os.PathLike[str], cfg: PretrainConfig, data: PretrainData | None = None, device: str | None = None
+    work: str | os.PathLike[str],
+    cfg: PretrainConfig,
+    data: PretrainData | None = None,
+    device: str | None = None,
+    resume: str = "auto",
 ) -> Path:
     """Pretrain (or resume pretraining) VideoBERT in ``work``; return the final checkpoint directory.
 
@@ -360,16 +427,20 @@ def pretrain(
         cfg: the run's settings.
         data: batch source; None = ``corpus_data(work, cfg)``.
         device: ``"cpu"``/``"cuda"``/``"cuda:N"``; None = ``cfg.device`` (None there: CUDA when available).
+        resume: with checkpoints in ``work``: ``"auto"`` continues the newest one when its stored
+            settings equal ``cfg`` (but for :data:`OPERATIONAL_KEYS`) and otherwise stops, listing the
+            differences; ``"resume"`` continues it with ``cfg``'s settings; ``"fresh"`` sets the old
+            run aside (``checkpoints.old-N``, ``logs.old-N``) and starts over.
     """
     work = Path(work)
     info = init_distributed(device if device is not None else cfg.device)
     try:
-        return _train(work, cfg, data, info)
+        return _train(work, cfg, data, info, resume)
     finally:
         cleanup()
 
 
-def _train(work: Path, cfg: PretrainConfig, data: PretrainData | None, info: DistInfo) -> Path:
+def _train(work: Path, cfg: PretrainConfig, data: PretrainData | None, info: DistInfo, mode: str = "auto") -> Path:
     if cfg.grad_accum < 1 or cfg.batch_size < 1 or cfg.max_steps < 1:
         raise VideoBertError("batch_size, grad_accum and max_steps must be >= 1")
     set_deterministic(cfg.deterministic)
@@ -381,7 +452,7 @@ def _train(work: Path, cfg: PretrainConfig, data: PretrainData | None, info: Dis
     if data is None:
         data = corpus_data(work, cfg)
     root = WorkDir.of(work).checkpoints
-    resume = broadcast_object(ckpt.latest_checkpoint(root), info)
+    resume = broadcast_object(_resume_from(work, cfg, mode) if info.is_main else None, info)
 
     if resume is not None:
         model = VideoBertForPreTraining.from_pretrained(resume)
@@ -429,7 +500,7 @@ def _train(work: Path, cfg: PretrainConfig, data: PretrainData | None, info: Dis
                 "ranks": gathered,
                 "world_size": info.world_size,
             }
-            path = ckpt.save_checkpoint(root, at, model, trainer_state, data.tokenizer, cfg.keep_last)
+            path = ckpt.save_checkpoint(root, at, model, trainer_state, data.tokenizer, cfg.keep_last, to_dict(cfg))
         barrier(info)
         return path
 
