@@ -19,6 +19,7 @@ POSITIONALS = {
     "probe": ["{tmp}"],
     "extract": ["{tmp}", "--work", "{tmp}/w"],
     "demo": ["{tmp}/demo"],
+    "export": ["{tmp}/work", "{tmp}/out"],
 }
 
 

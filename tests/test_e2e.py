@@ -17,7 +17,7 @@ from videobert.report.browser import find_chromium, render_report
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 STAGES = ("synth", "extract", "fit-vocab", "gallery", "tokenize", "pretrain", "zero-shot", "classify",
-          "retrieve", "caption", "summarize", "forecast", "text-to-video", "report")
+          "retrieve", "caption", "summarize", "forecast", "text-to-video", "export", "report")
 TASK_REPORTS = ("zero-shot", "classify", "retrieve", "caption", "summarize", "forecast", "text-to-video")
 
 
@@ -61,6 +61,7 @@ def test_every_stage_ran_and_wrote_its_outputs(demo_work: Path):
     assert (demo_work / "corpus" / "train.parquet").exists() and (demo_work / "corpus" / "val.parquet").exists()
     final = (demo_work / "checkpoints" / "final.txt").read_text().strip()
     assert (demo_work / "checkpoints" / final / "model.safetensors").exists()
+    assert (demo_work / "export" / "processor_config.json").exists() and (demo_work / "export" / "README.md").exists()
     for task in TASK_REPORTS:
         result = json.loads((demo_work / "reports" / f"{task}.json").read_text())
         assert result["metrics"], task

@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pretrain",
     "tasks",
     "report",
+    "export",
     "demo",
 )
 

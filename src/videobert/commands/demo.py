@@ -2,7 +2,7 @@
 
 The demo calls the library's stage functions in order (``synthesize``, ``extract``, ``fit_vocab``,
 ``build_gallery``, ``build_corpus``, ``pretrain``, every registered task through ``run_task``,
-``build_report``), each with its own config: the demo's choices, then ``--tiny``'s, then yours
+``export`` into ``WORK/export``, ``build_report``), each with its own config: the demo's choices, then ``--tiny``'s, then yours
 (``pretrain.max_steps=100``, ``tasks.caption.steps=50``, ``extract.batch_size=4``...). Every
 stage's settings are resolved, and checked, before the first one runs. Each stage is timed and
 recorded in ``WORK/demo_state.json``; a stage already recorded as done is skipped, so a re-run of
@@ -156,10 +156,21 @@ def demo_stages(cfg: DemoConfig, work: Path) -> list[Stage]:
         )
         task_cfg = load_config(get_task(name).config_class, base=layer, prefix=f"tasks.{name}.")
         stages.append(Stage(name, task_cfg, lambda n=name, c=task_cfg: run_task(n, work, c, annotations=ann)))
-    stages.append(
-        Stage("report", None, lambda: build_report(work, title="VideoBERT demo on the built-in corpus"))
-    )
+    stages.append(Stage("export", None, lambda: _export(work)))
+    stages.append(Stage("report", None, lambda: build_report(work, title="VideoBERT demo on the built-in corpus")))
     return stages
+
+
+def _export(work: Path) -> Path:
+    """``WORK/export``: the demo's model as a Hugging Face directory (a half-written one is redone)."""
+    import shutil
+
+    from videobert.export import export
+
+    out = work / "export"
+    if out.exists():
+        shutil.rmtree(out)
+    return export(work, out)
 
 
 def _dotted(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

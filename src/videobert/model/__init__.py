@@ -2,8 +2,8 @@
 model-level inference the tasks use (``videobert.model.inference``).
 
 Names are imported on first use (transformers' BERT modelling code takes seconds to import, and
-the CLI should not pay that to print its help). Importing ``videobert.model.configuration`` /
-``videobert.model.modeling`` registers the config and model with transformers' Auto classes.
+the CLI should not pay that to print its help). ``import videobert`` registers the config and the
+models with transformers' Auto classes (``videobert.model.auto``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ _EXPORTS = {
     "VideoBertConfig": "videobert.model.configuration",
     "IGNORE_INDEX": "videobert.model.modeling",
     "VideoBertForPreTraining": "videobert.model.modeling",
+    "VideoBertModel": "videobert.model.modeling",
     "VideoBertPreTrainingOutput": "videobert.model.modeling",
     "from_bert": "videobert.model.init",
     "mix_narration": "videobert.model.init",

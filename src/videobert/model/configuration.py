@@ -56,11 +56,3 @@ class VideoBertConfig(BertConfig):
     def is_visual(self, ids):  # noqa: ANN001, ANN201 - works on ints and tensors alike
         """True where a joint id is a visual word (``ids >= T + 1``)."""
         return ids >= self.visual_offset
-
-
-try:  # lets AutoConfig open our checkpoints' config.json too
-    from transformers import AutoConfig
-
-    AutoConfig.register("videobert", VideoBertConfig)
-except ValueError:  # already registered (module reloaded)
-    pass

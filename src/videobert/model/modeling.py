@@ -208,11 +208,12 @@ class VideoBertForPreTraining(BertPreTrainedModel):
         return out
 
 
-try:  # lets AutoModelForPreTraining open our checkpoints too
-    from transformers import AutoModelForPreTraining
+class VideoBertModel(BertModel):
+    """The VideoBERT encoder alone (what ``AutoModel`` loads from a VideoBERT checkpoint): BERT
+    over the joint vocabulary, returning ``last_hidden_state`` (B, L, H) and ``pooler_output``
+    (B, H); the pretraining heads of :class:`VideoBertForPreTraining` are left out."""
 
-    AutoModelForPreTraining.register(VideoBertConfig, VideoBertForPreTraining)
-except ValueError:  # already registered (module reloaded)
-    pass
+    config_class = VideoBertConfig
 
-__all__ = ["IGNORE_INDEX", "VideoBertForPreTraining", "VideoBertPreTrainingOutput", "alignment_pool"]
+
+__all__ = ["IGNORE_INDEX", "VideoBertForPreTraining", "VideoBertModel", "VideoBertPreTrainingOutput", "alignment_pool"]

@@ -43,13 +43,60 @@ def default_bert_path() -> Path:
 
 
 def _load_bert(name_or_path: str | os.PathLike[str]) -> Any:
-    from transformers import BertTokenizerFast
+    """A transformers fast tokenizer from a directory or cached name: a BERT WordPiece one, or a
+    joint one that :meth:`VideoBertTokenizer.save_pretrained` wrote."""
+    from transformers import AutoTokenizer, BertTokenizerFast
 
     path = Path(name_or_path)
+    # a bare vocab.txt (no tokenizer config) is a WordPiece vocabulary: BERT's tokenizer reads it
+    bare = path.is_dir() and not (path / "tokenizer_config.json").is_file() and not (path / "tokenizer.json").is_file()
     try:
-        return BertTokenizerFast.from_pretrained(str(path) if path.exists() else str(name_or_path))
+        loader = BertTokenizerFast if bare else AutoTokenizer
+        tok = loader.from_pretrained(str(path) if path.exists() else str(name_or_path))
     except (OSError, ValueError) as exc:
         raise InputFileError(name_or_path, f"cannot load a BERT WordPiece tokenizer: {exc}") from exc
+    if not getattr(tok, "is_fast", False) or tok.cls_token_id is None or tok.mask_token_id is None:
+        raise InputFileError(name_or_path, "not a BERT-style fast tokenizer (needs [CLS], [SEP], [MASK], [PAD])")
+    return tok
+
+
+def visual_token(word: int) -> str:
+    """The token of vocab-local visual word ``word`` in the joint tokenizer (``[vw123]``)."""
+    return f"[vw{int(word)}]"
+
+
+def joint_tokenizer(bert: Any, num_visual_words: int) -> Any:
+    """A standard fast tokenizer of the joint vocabulary: ``bert``'s WordPiece ids ``[0, T)``, then
+    ``[>]`` at T and the visual words ``[vw0] .. [vw{V-1}]`` at ``T+1 ..`` as added tokens, with the
+    VideoBERT layout as its template (``tokenizer(text, visual_tokens)`` gives ``[CLS] text [>]
+    video [SEP]``, token types 0 then 1). ``AutoTokenizer`` loads it as saved (``len == T + 1 + V``)."""
+    from tokenizers import AddedToken, Tokenizer
+    from tokenizers.processors import TemplateProcessing
+    from transformers import PreTrainedTokenizerFast
+
+    t = int(bert.vocab_size)
+    backend = Tokenizer.from_str(bert.backend_tokenizer.to_str())
+    added = [VIDEO_SEP_TOKEN] + [visual_token(i) for i in range(num_visual_words)]
+    backend.add_special_tokens([AddedToken(tok, special=True, normalized=False) for tok in added])
+    cls, sep = bert.cls_token, bert.sep_token
+    backend.post_processor = TemplateProcessing(
+        single=f"{cls} $A {sep}",
+        pair=f"{cls} $A {VIDEO_SEP_TOKEN} $B:1 {sep}:1",
+        special_tokens=[(cls, int(bert.cls_token_id)), (sep, int(bert.sep_token_id)), (VIDEO_SEP_TOKEN, t)],
+    )
+    joint = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        cls_token=cls,
+        sep_token=sep,
+        pad_token=bert.pad_token,
+        mask_token=bert.mask_token,
+        unk_token=bert.unk_token,
+        model_max_length=bert.model_max_length,
+        model_input_names=["input_ids", "token_type_ids", "attention_mask"],
+    )
+    if len(joint) != t + 1 + num_visual_words or joint.convert_tokens_to_ids(VIDEO_SEP_TOKEN) != t:
+        raise VideoBertError(f"the WordPiece vocabulary already holds {VIDEO_SEP_TOKEN} or visual-word tokens")
+    return joint
 
 
 class VideoBertTokenizer:
@@ -57,25 +104,34 @@ class VideoBertTokenizer:
 
     Attributes: ``text_vocab_size`` (T), ``video_sep_token_id`` (= T), ``visual_offset`` (= T + 1),
     ``num_visual_words`` (V), ``vocab_size`` (= T + 1 + V), ``cls_token_id``, ``sep_token_id``,
-    ``mask_token_id``, ``pad_token_id`` and ``bert`` (the underlying transformers tokenizer).
+    ``mask_token_id``, ``pad_token_id`` and ``bert``: the standard transformers tokenizer of the
+    whole joint vocabulary (:func:`joint_tokenizer`), which :meth:`save_pretrained` writes so that
+    ``AutoTokenizer`` loads it.
     """
 
     def __init__(self, bert: Any, num_visual_words: int = DEFAULT_NUM_VISUAL_WORDS) -> None:
         if num_visual_words < 1:
             raise VideoBertError(f"num_visual_words must be >= 1, got {num_visual_words}")
+        t = int(bert.vocab_size)  # the WordPiece vocabulary, without added tokens
+        if len(bert) == t:
+            bert = joint_tokenizer(bert, num_visual_words)
+        elif len(bert) != t + 1 + num_visual_words or bert.convert_tokens_to_ids(VIDEO_SEP_TOKEN) != t:
+            raise VideoBertError(
+                f"tokenizer has {len(bert)} tokens: neither a WordPiece vocabulary of {t} nor {t} + [>] + "
+                f"{num_visual_words} visual words"
+            )
         self.bert = bert
-        self.text_vocab_size: int = len(bert)
-        self.video_sep_token_id: int = self.text_vocab_size
-        self.visual_offset: int = self.text_vocab_size + 1
+        self.text_vocab_size: int = t
+        self.video_sep_token_id: int = t
+        self.visual_offset: int = t + 1
         self.num_visual_words: int = int(num_visual_words)
         self.vocab_size: int = self.visual_offset + self.num_visual_words
         self.cls_token_id: int = int(bert.cls_token_id)
         self.sep_token_id: int = int(bert.sep_token_id)
         self.mask_token_id: int = int(bert.mask_token_id)
         self.pad_token_id: int = int(bert.pad_token_id)
-        self.special_ids: frozenset[int] = frozenset(int(i) for i in bert.all_special_ids) | {
-            self.video_sep_token_id
-        }
+        specials = (bert.cls_token_id, bert.sep_token_id, bert.mask_token_id, bert.pad_token_id, bert.unk_token_id)
+        self.special_ids: frozenset[int] = frozenset(int(i) for i in specials if i is not None) | {t}
         self._random_text_pool: np.ndarray | None = None
         self._special_array = np.asarray(sorted(self.special_ids), dtype=np.int64)
 
@@ -93,7 +149,8 @@ class VideoBertTokenizer:
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike[str]) -> VideoBertTokenizer:
-        """Load what :meth:`save_pretrained` wrote (a corpus/tokenizer or checkpoint directory)."""
+        """Load what :meth:`save_pretrained` wrote (a corpus/tokenizer, checkpoint or export
+        directory; one written before the joint tokenizer existed, with BERT's files, loads too)."""
         path = Path(path)
         meta_path = path / TOKENIZER_META
         if not meta_path.exists():
@@ -105,7 +162,8 @@ class VideoBertTokenizer:
         return tok
 
     def save_pretrained(self, path: str | os.PathLike[str]) -> None:
-        """Write the WordPiece files and ``videobert_tokenizer.json`` into directory ``path``."""
+        """Write the joint tokenizer (``tokenizer.json``, ``tokenizer_config.json``: what
+        ``AutoTokenizer`` loads) and ``videobert_tokenizer.json`` into directory ``path``."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         self.bert.save_pretrained(str(path))
@@ -117,6 +175,7 @@ class VideoBertTokenizer:
                 "video_sep_token": VIDEO_SEP_TOKEN,
                 "video_sep_token_id": self.video_sep_token_id,
                 "visual_offset": self.visual_offset,
+                "visual_token": visual_token(0).replace("0", "{i}"),
                 "vocab_size": self.vocab_size,
             },
         )
