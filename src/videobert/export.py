@@ -174,6 +174,9 @@ def model_card(wd: WorkDir, ckpt: Path, model: Any, processor: Any) -> str:
     lines += ["## Task results", ""]
     if results:
         lines += ["| task | metric | value | baseline | n |", "|---|---|---|---|---|", *results, ""]
+        for path in sorted(wd.reports.glob("*.json")):
+            lines += [f"- {path.stem}: {note}" for note in _json(path).get("notes", []) or []]
+        lines.append("")
     else:
         lines += ["(no task was run before export)", ""]
     return "\n".join(lines) + "\n"
