@@ -13,8 +13,9 @@ from videobert.data.corpus import CORPUS_SCHEMA, align_sentence, build_corpus, s
 from videobert.errors import StageMissingError
 from videobert.text.tokenizer import VideoBertTokenizer
 from videobert.text.transcripts import Segment, write_srt
-from videobert.utils.io import atomic_write_json
+from videobert.utils.io import atomic_save_npy, atomic_write_json
 from videobert.utils.manifest import Manifest
+from videobert.workdir import WorkDir
 
 N_WORDS = 50
 
@@ -33,8 +34,8 @@ def _make_work(root, videos: dict[str, np.ndarray]) -> None:
     atomic_write_json(root / "vocab" / "config.json", {"n_words": N_WORDS})
     for vid, words in videos.items():
         (root / "tokens").mkdir(parents=True, exist_ok=True)
-        np.save(root / "tokens" / f"{vid}.npy", words.astype(np.int32))
-        np.save(root / "tokens" / f"{vid}.times.npy", _clip_times(len(words)))
+        atomic_save_npy(WorkDir(root).token_file(vid), words.astype(np.int32))
+        atomic_save_npy(WorkDir(root).token_times_file(vid), _clip_times(len(words)))
 
 
 def test_align_sentence_rule() -> None:
@@ -109,8 +110,8 @@ def test_known_transcript_gives_expected_visual_words(tmp_path, tok) -> None:
 
 def test_annotations_subset_and_bad_tokens(tmp_path, tok) -> None:
     _make_work(tmp_path, {f"v{i}": np.arange(5) for i in range(4)})
-    np.save(tmp_path / "tokens" / "bad.npy", np.array([1, 2, 999], dtype=np.int32))
-    np.save(tmp_path / "tokens" / "bad.times.npy", _clip_times(3))
+    atomic_save_npy(WorkDir(tmp_path).token_file("bad"), np.array([1, 2, 999], dtype=np.int32))
+    atomic_save_npy(WorkDir(tmp_path).token_times_file("bad"), _clip_times(3))
     ann = tmp_path / "ann.json"
     ann.write_text(json.dumps({"database": {"v1": {"subset": "validation"}, "v2": {"subset": "training"}}}))
     stats = build_corpus(tmp_path, annotations=ann, tokenizer=tok, val_fraction=0.0)

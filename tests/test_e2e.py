@@ -13,6 +13,7 @@ import pytest
 
 from videobert.cli import main
 from videobert.report.browser import find_chromium, render_report
+from videobert.workdir import WorkDir
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
@@ -50,12 +51,10 @@ def test_every_stage_ran_and_wrote_its_outputs(demo_work: Path):
     videos = sorted((src / "videos").glob("*.mp4"))
     assert len(videos) == 8 and all(v.with_suffix(".srt").exists() for v in videos)
     ids = {v.stem for v in videos}
-    feats = {p.name[: -len(".npy")] for p in (demo_work / "features" / "classical").glob("*.npy")
-             if not p.name.endswith(".times.npy")}
-    assert feats == ids
+    assert set(WorkDir(demo_work).feature_ids("classical")) == ids
     for vid in ids:
         tokens = np.load(demo_work / "tokens" / f"{vid}.npy")
-        times = np.load(demo_work / "tokens" / f"{vid}.times.npy")
+        times = np.load(demo_work / "tokens" / "clip_times" / f"{vid}.npy")
         assert tokens.dtype == np.int32 and tokens.shape[0] == times.shape[0] > 0
         assert tokens.min() >= 0 and tokens.max() < 16  # --tiny: 2 levels x 4 = 16 words
     assert (demo_work / "corpus" / "train.parquet").exists() and (demo_work / "corpus" / "val.parquet").exists()

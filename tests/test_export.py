@@ -18,6 +18,7 @@ from videobert.export import export
 from videobert.features.extract import extract
 from videobert.processor import VideoBertProcessor
 from videobert.vocab.assign import load_vocab
+from videobert.workdir import WorkDir
 
 ROOT = Path(__file__).resolve().parents[1]
 PRETRAIN = ["init=random", "model.hidden_size=32", "model.num_hidden_layers=2", "model.num_attention_heads=2",
@@ -102,7 +103,7 @@ def test_processor_gives_the_pipelines_visual_words(run, tmp_path: Path) -> None
     vid = sorted(videos.glob("*.mp4"))[0]
     words, times = processor.visual_words(video=vid)
     np.testing.assert_array_equal(words, np.load(work / "tokens" / f"{vid.stem}.npy"))
-    np.testing.assert_array_equal(times, np.load(work / "tokens" / f"{vid.stem}.times.npy"))
+    np.testing.assert_array_equal(times, np.load(WorkDir(work).token_times_file(vid.stem)))
     # a video the vocabulary never saw, through `videobert extract` into another work dir
     new_src = tmp_path / "new"
     synthesize(new_src, n_videos=8, seed=11, width=64, height=48, max_steps_per_video=2, progress=False)

@@ -109,7 +109,7 @@ def test_shards_split_videos(videos, tmp_path, monkeypatch):
     recs = Manifest(work).records("extract/classical")
     assert [r["video_id"] for r in recs[:4]] == ids[0::2]
     assert [r["video_id"] for r in recs[4:]] == ids[1::2]
-    assert len(list((work / "features" / "classical").glob("*.times.npy"))) == 5
+    assert len(list((work / "features" / "classical" / "clip_times").glob("*.npy"))) == 5
     monkeypatch.setenv("RANK", "1")
     monkeypatch.setenv("WORLD_SIZE", "3")
     assert parse_shard(None) == (1, 3)
@@ -152,23 +152,24 @@ def test_sigkill_then_rerun_is_byte_identical(tmp_path):
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
         n_done = (
-            len([p for p in out.glob("v*.npy") if not p.name.endswith(".times.npy")]) if out.exists() else 0
+            len(list(out.glob("v*.npy"))) if out.exists() else 0
         )
         if n_done >= 1:
             break
         time.sleep(0.005)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    finished = [p for p in out.glob("v*.npy") if not p.name.endswith(".times.npy")]
+    finished = list(out.glob("v*.npy"))
     assert 1 <= len(finished) < 6, "the kill should land mid-run"
 
     summary = extract(folder, work, backbone="classical", batch_size=1, num_workers=1, progress=False)
     assert summary["already_done"] == len(finished)
     assert summary["done"] == 6 - len(finished)
-    ref_files = sorted(p.name for p in (ref_work / "features" / "classical").glob("*.npy"))
-    assert sorted(p.name for p in out.glob("*.npy")) == ref_files and len(ref_files) == 12
+    ref = ref_work / "features" / "classical"
+    ref_files = sorted(str(p.relative_to(ref)) for p in ref.rglob("*.npy"))
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*.npy")) == ref_files and len(ref_files) == 12
     for name in ref_files:
-        assert (out / name).read_bytes() == (ref_work / "features" / "classical" / name).read_bytes(), name
+        assert (out / name).read_bytes() == (ref / name).read_bytes(), name
 
 
 def test_cli_extract(videos, tmp_path):

@@ -18,6 +18,7 @@ from videobert.errors import StageMissingError, VideoBertError
 from videobert.utils.io import atomic_save_npy, atomic_write_json
 from videobert.utils.manifest import Manifest
 from videobert.vocab import assign_all, build_gallery, fit_vocab, load_word_thumbnails
+from videobert.workdir import WorkDir
 
 N_BLOBS = 4
 DIM = 16
@@ -52,7 +53,7 @@ def _make_work(root: Path, n_videos: int = 4, clips: int = 12, backbone: str = "
         src.parent.mkdir(parents=True, exist_ok=True)
         write_video(src, frames, FPS, codec="ffv1")
         atomic_save_npy(feat / f"{vid}.npy", x)
-        atomic_save_npy(feat / f"{vid}.times.npy", times)
+        atomic_save_npy(WorkDir(root / "work").feature_times_file(backbone, vid), times)
         manifest.append({"stage": f"extract/{backbone}", "video_id": vid, "path": str(src), "status": "ok", "n_clips": clips})
         labels[vid] = y
     manifest.append({"stage": f"extract/{backbone}", "video_id": "broken", "path": "x.mp4", "status": "skipped", "error": "bad"})
@@ -77,7 +78,7 @@ def test_fit_vocab_writes_vocab_tokens_stats(work) -> None:
         ids = np.load(w / "tokens" / f"{vid}.npy")
         assert ids.dtype == np.int32 and ids.shape == y.shape and ids.min() >= 0 and ids.max() < 9
         np.testing.assert_array_equal(
-            np.load(w / "tokens" / f"{vid}.times.npy"), np.load(w / "features" / "toy" / f"{vid}.times.npy")
+            np.load(WorkDir(w).token_times_file(vid)), np.load(WorkDir(w).feature_times_file("toy", vid))
         )
         tokens[vid] = ids
     all_ids = np.concatenate(list(tokens.values()))

@@ -107,7 +107,7 @@ def step_words_work(
             times.append([t, t + 1.0])
             t += 1.0
         np.save(work / "tokens" / f"{vid}.npy", np.asarray(words, np.int32))
-        np.save(work / "tokens" / f"{vid}.times.npy", np.asarray(times, np.float64))
+        atomic_save_npy(WorkDir(work).token_times_file(vid), np.asarray(times, np.float64))
         entry = {"subset": "training" if v < n_train else "validation", "duration": t}
         db[vid] = {**entry, "recipe_type": "r", "annotations": anns} if labels else {**entry, "annotations": anns}
     (work / "annotations.json").write_text(json.dumps({"database": db}))
@@ -133,7 +133,7 @@ SENTENCES = ["now let me show you how to {v} the {n}", "{v} the {n}", "then we {
 
 
 def make_world(root: Path, n_train: int = 8, n_val: int = 3, segs_per_video: int = 5, seed: int = 0) -> Path:
-    """WORK dir with tokens/<vid>.npy (+ .times.npy) and annotations.json (YouCook2 layout).
+    """WORK dir with tokens/<vid>.npy (+ clip times) and annotations.json (YouCook2 layout).
 
     Each segment is 4 one-second clips alternating a word of its verb and a word of its noun;
     a video's nouns come from its recipe type. ``n_train`` / ``n_val`` videos per recipe type.
@@ -158,7 +158,7 @@ def make_world(root: Path, n_train: int = 8, n_val: int = 3, segs_per_video: int
             n = len(words)
             times = np.stack([np.arange(n, dtype=np.float64), np.arange(1, n + 1, dtype=np.float64)], axis=1)
             atomic_save_npy(work / "tokens" / f"{vid}.npy", np.asarray(words, dtype=np.int32))
-            atomic_save_npy(work / "tokens" / f"{vid}.times.npy", times)
+            atomic_save_npy(WorkDir(work).token_times_file(vid), times)
             db[vid] = {
                 "subset": "training" if v_i < n_train else "validation",
                 "duration": float(n),

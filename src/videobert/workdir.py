@@ -3,9 +3,9 @@
 Layout (docs/ARCHITECTURE.md has the file contracts)::
 
     WORK/manifest.jsonl                    one record per (stage, video)
-    WORK/features/<backbone>/              info.json, <id>.npy, <id>.times.npy
+    WORK/features/<backbone>/              info.json, <id>.npy, clip_times/<id>.npy
     WORK/vocab/                            config.json, centroids.safetensors, stats.json
-    WORK/tokens/                           <id>.npy, <id>.times.npy
+    WORK/tokens/                           <id>.npy, clip_times/<id>.npy
     WORK/gallery/                          words/*.png, index.html, thumbs.npz
     WORK/corpus/                           train.parquet, val.parquet, tokenizer/, stats.json
     WORK/checkpoints/                      step-N/, final.txt
@@ -13,23 +13,57 @@ Layout (docs/ARCHITECTURE.md has the file contracts)::
     WORK/reports/                          <task>.json, <task>/ (its images), report.html
 
 Stages name files through a :class:`WorkDir` instead of joining strings, so a change of layout is a
-change here.
+change here. A video's files are named by its id alone, one kind per folder, so no id's file can be
+another id's (``x`` and ``x.times`` are two videos); an id is checked (:func:`check_video_id`)
+before any path is built from it, so an annotation, transcript or manifest entry such as
+``../../x`` never names a file outside WORK.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from videobert.errors import InputFileError, StageMissingError
+from videobert.errors import InputFileError, StageMissingError, VideoBertError
 from videobert.utils.manifest import Manifest
 
+log = logging.getLogger(__name__)
+
 NPY = ".npy"
-TIMES = ".times.npy"
+TIMES_DIR = "clip_times"  # <folder>/clip_times/<id>.npy: the clip times of <folder>/<id>.npy
+LEGACY_TIMES = ".times.npy"  # videobert < 0.2 kept them beside: <id>.times.npy
 FINAL_FILE = "final.txt"
+MAX_ID_LENGTH = 200
+
+
+class InvalidVideoIdError(VideoBertError):
+    """A video id (from a file name, annotations, transcripts or a manifest) that cannot name a file."""
+
+
+def check_video_id(video_id: str) -> str:
+    """``video_id``, checked to be usable as one file name inside a work-directory folder.
+
+    Raises:
+        InvalidVideoIdError: empty, too long, ``.``/``..`` or starting with a dot, or holding a path
+            separator, a NUL or another control character.
+    """
+    bad = (
+        not isinstance(video_id, str)
+        or not video_id
+        or len(video_id) > MAX_ID_LENGTH
+        or video_id.startswith(".")
+        or any(c in video_id for c in "/\\") or any(ord(c) < 32 for c in video_id)
+    )  # fmt: skip
+    if bad:
+        raise InvalidVideoIdError(
+            f"video id {str(video_id)[:80]!r} cannot name a file (no path separators, no leading dot, no "
+            f"control characters, at most {MAX_ID_LENGTH} characters)"
+        )
+    return video_id
 ANNOTATIONS_NAME = "annotations.json"
 
 
@@ -51,7 +85,7 @@ class WorkDir:
         return work if isinstance(work, WorkDir) else cls(work)
 
     def require(self) -> WorkDir:
-        """This work directory, checked to exist.
+        """This work directory, checked to exist (and an older layout upgraded, see :meth:`upgrade`).
 
         Raises:
             StageMissingError: there is no such directory (a typo, or no stage has run yet).
@@ -60,7 +94,29 @@ class WorkDir:
             raise StageMissingError(f"{self.root}: no such work directory")
         if not self.root.is_dir():
             raise StageMissingError(f"{self.root}: not a directory (a work directory is a folder)")
+        self.upgrade()
         return self
+
+    def upgrade(self) -> int:
+        """Move clip times of the older layout (``<id>.times.npy`` beside ``<id>.npy``) into
+        ``clip_times/<id>.npy``; returns how many were moved (nothing is deleted)."""
+        folders = [self.features(b) for b in self.backbones()] + [self.tokens]
+        known = set(self.manifest.latest_ids()) if self.manifest.path.is_file() else set()
+        moved = 0
+        for folder in folders:
+            for old in sorted(folder.glob(f"*{LEGACY_TIMES}")) if folder.is_dir() else []:
+                vid = old.name[: -len(LEGACY_TIMES)]
+                # "<id>.times.npy" is a video's own features when a video has that id
+                if old.name[: -len(NPY)] in known or not (folder / f"{vid}{NPY}").is_file():
+                    continue
+                target = folder / TIMES_DIR / f"{vid}{NPY}"
+                if not target.exists():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(old, target)
+                    moved += 1
+        if moved:
+            log.info("%s: moved %d clip-time file(s) of the older layout into clip_times/", self.root, moved)
+        return moved
 
     # ---------------------------------------------------------------- manifest and sources
     @property
@@ -89,11 +145,11 @@ class WorkDir:
 
     def feature_file(self, backbone: str, video_id: str) -> Path:
         """float16 (n_clips, D) features of one video."""
-        return self.features(backbone) / f"{video_id}{NPY}"
+        return self.features(backbone) / f"{check_video_id(video_id)}{NPY}"
 
     def feature_times_file(self, backbone: str, video_id: str) -> Path:
         """float64 (n_clips, 2) clip [start, end) seconds of one video's features."""
-        return self.features(backbone) / f"{video_id}{TIMES}"
+        return self.features(backbone) / TIMES_DIR / f"{check_video_id(video_id)}{NPY}"
 
     def backbones(self) -> list[str]:
         """Backbones with a features folder, sorted."""
@@ -123,11 +179,11 @@ class WorkDir:
 
     def token_file(self, video_id: str) -> Path:
         """int32 (n_clips,) visual words of one video."""
-        return self.tokens / f"{video_id}{NPY}"
+        return self.tokens / f"{check_video_id(video_id)}{NPY}"
 
     def token_times_file(self, video_id: str) -> Path:
         """float64 (n_clips, 2) clip times of one video's visual words."""
-        return self.tokens / f"{video_id}{TIMES}"
+        return self.tokens / TIMES_DIR / f"{check_video_id(video_id)}{NPY}"
 
     def token_ids(self) -> list[str]:
         """Ids of the videos with visual words, sorted."""
@@ -265,10 +321,10 @@ class WorkDir:
 
 
 def _ids_in(folder: Path) -> list[str]:
-    """Video ids of ``<id>.npy`` files in ``folder`` (not the ``<id>.times.npy`` ones), sorted."""
+    """Video ids of the ``<id>.npy`` files in ``folder``, sorted."""
     if not folder.is_dir():
         return []
-    return sorted(p.name[: -len(NPY)] for p in folder.glob(f"*{NPY}") if not p.name.endswith(TIMES))
+    return sorted(p.name[: -len(NPY)] for p in folder.glob(f"*{NPY}") if p.is_file() and not p.name.startswith("."))
 
 
-__all__ = ["WorkDir"]
+__all__ = ["InvalidVideoIdError", "WorkDir", "check_video_id"]

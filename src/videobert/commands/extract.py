@@ -1,7 +1,7 @@
 """``videobert extract VIDEOS... --work WORK``: clip features for every video.
 
 Decodes videos on the clip grid and writes WORK/features/<backbone>/<video_id>.npy (float16,
-n_clips x D) and .times.npy; finished videos are skipped on re-run; ``--shard i/n`` (or torchrun's
+n_clips x D) and clip_times/<video_id>.npy; finished videos are skipped on re-run; ``--shard i/n`` (or torchrun's
 RANK / WORLD_SIZE) splits the videos between processes.
 """
 

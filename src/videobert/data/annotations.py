@@ -24,7 +24,7 @@ import numpy as np
 from videobert.data.alignment import align_sentence
 from videobert.errors import InputFileError
 from videobert.utils.io import read_json
-from videobert.workdir import WorkDir
+from videobert.workdir import InvalidVideoIdError, WorkDir
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,11 @@ def load_videos(db: Database, work: WorkDir | str | os.PathLike[str], subset: st
         entry = db[vid]
         if subset is not None and entry.get("subset") != subset:
             continue
-        tok = work.load_tokens(vid)
+        try:
+            tok = work.load_tokens(vid)
+        except InvalidVideoIdError as exc:
+            log.warning("annotations: %s; skipped", exc)
+            continue
         if tok is None:
             missing += 1
             continue

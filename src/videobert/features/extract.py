@@ -3,7 +3,7 @@
 For each video: decode at the backbone's size on the pipeline's clip grid (``ClipSpec``, default
 20 fps x 30 frames = 1.5 s per clip), run the backbone on batches of clips, and write
 
-* ``features/<backbone>/<video_id>.times.npy``: float64 (n_clips, 2), clip [start, end) in seconds;
+* ``features/<backbone>/clip_times/<video_id>.npy``: float64 (n_clips, 2), clip [start, end) in seconds;
 * ``features/<backbone>/<video_id>.npy``: float16 (n_clips, D), one feature row per clip
   (written last: its existence means the video is finished);
 * one ``manifest.jsonl`` record (stage ``extract/<backbone>``), ``ok`` or ``skipped`` with the reason;
@@ -35,7 +35,7 @@ from videobert.errors import InputFileError, VideoBertError
 from videobert.utils.io import atomic_save_npy, atomic_write_json, read_json
 from videobert.utils.runtime import env_int
 from videobert.video.clips import ClipSpec
-from videobert.workdir import WorkDir
+from videobert.workdir import WorkDir, check_video_id
 
 if TYPE_CHECKING:  # the registry imports torchvision: only when extracting
     from videobert.features.registry import Backbone
@@ -97,6 +97,8 @@ def parse_shard(shard: str | tuple[int, int] | None) -> tuple[int, int]:
 def collect_videos(videos: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> dict[str, Path]:
     """``video_id -> path``, sorted by id, from a folder (recursive) or a list of files.
 
+    A file whose id cannot name a file in WORK (``check_video_id``) is left out with a warning.
+
     Raises:
         InputFileError: a missing input, or two files with the same video id (names both).
     """
@@ -105,7 +107,7 @@ def collect_videos(videos: str | os.PathLike[str] | Sequence[str | os.PathLike[s
     if isinstance(videos, str | os.PathLike):
         p = Path(videos)
         if p.is_dir():
-            return dict(sorted(index_videos(p).items()))
+            return dict(sorted((v, f) for v, f in index_videos(p).items() if _usable_id(v, f)))
         videos = [p]
     ids: dict[str, Path] = {}
     for v in videos:
@@ -113,6 +115,8 @@ def collect_videos(videos: str | os.PathLike[str] | Sequence[str | os.PathLike[s
         if not path.exists():
             raise InputFileError(path, "no such file")
         vid = video_id_for(path, path.parent)
+        if not _usable_id(vid, path):
+            continue
         if vid in ids:
             raise InputFileError(path, f"video id {vid!r} is also the id of {ids[vid]}; rename one of them")
         ids[vid] = path
@@ -125,6 +129,15 @@ class _Item:
     video_id: str
     data: Any = None
     times: Any = None
+
+
+def _usable_id(video_id: str, path: Path) -> bool:
+    try:
+        check_video_id(video_id)
+    except VideoBertError as exc:
+        log.warning("%s: %s; left out", path, exc)
+        return False
+    return True
 
 
 def _produce_video(
@@ -361,6 +374,9 @@ def extract(
         bar.close()
     summary["seconds"] = time.perf_counter() - t0
     summary["clips_per_s"] = summary["n_clips"] / max(summary["seconds"], 1e-9)
+    if summary["done"] == 0 and summary["already_done"] == 0:
+        first = "; ".join(f"{v}: {r}" for v, r in list(summary["skipped"].items())[:3])
+        raise VideoBertError(f"extract: none of the {len(todo)} video(s) could be used ({first}; see {manifest.path})")
     log.info(
         "extract %s: %d done, %d skipped, %d clips in %.1f s (%.1f clips/s) -> %s",
         backbone,

@@ -54,9 +54,16 @@ class Manifest:
                 except json.JSONDecodeError:
                     log.warning("%s:%d: ignoring a torn manifest line", self.path, lineno)
                     continue
+                if not isinstance(rec, dict) or not isinstance(rec.get("video_id", ""), str):
+                    log.warning("%s:%d: ignoring a manifest line that is not a record", self.path, lineno)
+                    continue
                 if stage is None or rec.get("stage") == stage:
                     out.append(rec)
         return out
+
+    def latest_ids(self) -> list[str]:
+        """Every video id any record names."""
+        return sorted({str(rec["video_id"]) for rec in self.records() if rec.get("video_id") is not None})
 
     def latest(self, stage: str) -> dict[str, dict[str, Any]]:
         """``video_id -> latest record`` for one stage."""

@@ -2,11 +2,11 @@
 every video its visual words.
 
 Inputs (extraction stage): ``WORK/features/<backbone>/<video_id>.npy`` float16 (n_clips, D),
-``<video_id>.times.npy`` float64 (n_clips, 2) clip [start, end) in seconds, ``info.json``, and the
+``clip_times/<video_id>.npy`` float64 (n_clips, 2) clip [start, end) in seconds, ``info.json``, and the
 ``extract/<backbone>`` records of ``WORK/manifest.jsonl``.
 
 Outputs: ``WORK/vocab/{config.json, centroids.safetensors}`` (see :mod:`.hkmeans`),
-``WORK/tokens/<video_id>.npy`` int32 (n_clips,) and ``<video_id>.times.npy`` (copy of the clip
+``WORK/tokens/<video_id>.npy`` int32 (n_clips,) and ``clip_times/<video_id>.npy`` (copy of the clip
 times), ``WORK/vocab/stats.json`` (see :func:`.stats.vocab_stats`) and ``tokens`` manifest records.
 """
 
@@ -25,7 +25,7 @@ from videobert.errors import InputFileError, StageMissingError, VideoBertError
 from videobert.utils.io import atomic_save_npy, atomic_write_json, read_json
 from videobert.vocab.hkmeans import CENTROIDS_NAME, CONFIG_NAME, HierarchicalKMeans
 from videobert.vocab.stats import format_stats, vocab_stats
-from videobert.workdir import WorkDir
+from videobert.workdir import InvalidVideoIdError, WorkDir
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,11 @@ def list_videos(work: str | os.PathLike[str], backbone: str) -> list[VideoFeatur
         for vid, rec in sorted(records.items()):
             if rec.get("status") != "ok":
                 continue
-            path = wd.feature_file(backbone, vid)
+            try:
+                path = wd.feature_file(backbone, vid)
+            except InvalidVideoIdError as exc:
+                log.warning("%s: %s; skipped", wd.manifest.path, exc)
+                continue
             if not path.exists():
                 log.warning("%s: listed as extracted in the manifest but missing; skipped", path)
                 continue
