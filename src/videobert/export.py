@@ -76,7 +76,7 @@ def export(
 def _json(path: Path) -> dict[str, Any]:
     try:
         return read_json(path) if path.is_file() else {}
-    except (OSError, ValueError):
+    except (OSError, VideoBertError):
         return {}
 
 

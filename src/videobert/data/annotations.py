@@ -15,6 +15,7 @@ The file (``../shared/FORMATS.md``)::
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,18 @@ from videobert.workdir import InvalidVideoIdError, WorkDir
 log = logging.getLogger(__name__)
 
 SUBSETS = ("training", "validation", "testing")
+# what datasets and users call them
+SUBSET_ALIASES = {
+    "train": "training", "training": "training", "trn": "training",
+    "val": "validation", "valid": "validation", "validation": "validation", "dev": "validation",
+    "test": "testing", "testing": "testing", "tst": "testing",
+}  # fmt: skip
+
+
+def normalize_subset(name: str) -> str:
+    """``training`` / ``validation`` / ``testing`` for a subset name or a common alias (``train``,
+    ``val``, ``dev``, ``test``... in any case); other names are kept as given."""
+    return SUBSET_ALIASES.get(str(name).strip().lower(), str(name))
 
 Database = dict[str, dict[str, Any]]
 
@@ -41,19 +54,21 @@ def load_annotations(path: str | os.PathLike[str]) -> Database:
     """
     try:
         data = read_json(path)
-    except (OSError, ValueError) as exc:
-        raise InputFileError(path, f"cannot read annotations: {exc}") from exc
+    except OSError as exc:
+        raise InputFileError(path, f"cannot read annotations: {exc.strerror or exc}") from exc
     db = data.get("database") if isinstance(data, dict) else None
     if not isinstance(db, dict):
         raise InputFileError(path, 'expected YouCook2 layout {"database": {video_id: {...}}}')
     for vid, entry in db.items():
         if not isinstance(entry, dict) or not isinstance(entry.get("annotations", []), list):
             raise InputFileError(path, f"video {vid!r}: entry must be a mapping with an 'annotations' list")
+        if entry.get("subset") is not None:
+            entry["subset"] = normalize_subset(entry["subset"])
     return db
 
 
 def subsets(db: Database) -> dict[str, str]:
-    """``video_id -> subset`` for the videos whose entry names one."""
+    """``video_id -> subset`` (normalised, see :func:`normalize_subset`) for the videos whose entry names one."""
     return {str(k): str(v["subset"]) for k, v in db.items() if v.get("subset")}
 
 
@@ -73,9 +88,37 @@ class Video:
     times: np.ndarray
 
     @property
+    def duration(self) -> float:
+        """The video's length in seconds: the annotation's ``duration``, else its last clip's end."""
+        d = self.entry.get("duration")
+        if isinstance(d, int | float) and math.isfinite(d) and d > 0:
+            return float(d)
+        return float(self.times[-1, 1]) if len(self.times) else 0.0
+
+    @property
     def steps(self) -> list[tuple[float, float]]:
-        """The annotated segments' ``(start, end)`` in seconds."""
-        return [(float(a["segment"][0]), float(a["segment"][1])) for a in self.entry.get("annotations", [])]
+        """The usable annotated segments' ``(start, end)`` in seconds (see :func:`segment_span`)."""
+        spans = [segment_span(a, self.duration) for a in self.entry.get("annotations", [])]
+        return [s for s in spans if isinstance(s, tuple)]
+
+
+def segment_span(ann: Any, duration: float) -> tuple[float, float] | str:
+    """``(start, end)`` seconds of one annotated segment, or why it cannot be used: no ``segment``
+    pair of numbers, not finite, negative, reversed or empty, or wholly after the video's end."""
+    seg = ann.get("segment") if isinstance(ann, dict) else None
+    if not isinstance(seg, list | tuple) or len(seg) != 2:
+        return "no [start, end] 'segment'"
+    try:
+        start, end = float(seg[0]), float(seg[1])
+    except (TypeError, ValueError):
+        return f"segment {seg!r} is not two numbers"
+    if not (math.isfinite(start) and math.isfinite(end)):
+        return f"segment {seg!r} is not finite"
+    if start < 0 or end <= start:
+        return f"segment [{start:g}, {end:g}] is negative, reversed or empty"
+    if duration > 0 and start >= duration:
+        return f"segment [{start:g}, {end:g}] starts after the video's end ({duration:g} s)"
+    return start, min(end, duration) if duration > 0 else end
 
 
 @dataclass
@@ -95,8 +138,10 @@ class Segment:
 
 
 def load_videos(db: Database, work: WorkDir | str | os.PathLike[str], subset: str | None) -> list[Video]:
-    """The videos of ``subset`` (all if None) that have visual words in WORK, sorted by id."""
+    """The videos of ``subset`` (all if None; aliases such as ``val`` accepted) that have visual
+    words in WORK, sorted by id."""
     work = WorkDir.of(work)
+    subset = None if subset is None else normalize_subset(subset)
     out = []
     missing = 0
     for vid in sorted(db):
@@ -123,7 +168,12 @@ def video_segments(video: Video) -> tuple[list[Segment], int]:
     empty = 0
     recipe = video.entry.get("recipe_type")
     for i, ann in enumerate(video.entry.get("annotations", [])):
-        start, end = (float(x) for x in ann["segment"])
+        span = segment_span(ann, video.duration)
+        if isinstance(span, str):
+            log.warning("annotations: video %s, segment %d: %s; skipped", video.video_id, i, span)
+            empty += 1
+            continue
+        start, end = span
         if len(video.times) == 0:
             empty += 1
             continue
@@ -153,7 +203,7 @@ def segments_of(videos: list[Video]) -> list[Segment]:
         out += segs
         empty += e
     if empty:
-        log.warning("%d segment(s) lie in videos without clips; skipped", empty)
+        log.warning("%d annotated segment(s) left out (unusable spans or videos without clips)", empty)
     return out
 
 
@@ -170,6 +220,8 @@ __all__ = [
     "load_annotations",
     "load_segments",
     "load_videos",
+    "normalize_subset",
+    "segment_span",
     "segments_of",
     "subsets",
     "video_segments",

@@ -37,7 +37,13 @@ from videobert.data.annotations import subsets as annotation_subsets
 from videobert.errors import InputFileError, StageMissingError, TranscriptError, VideoBertError
 from videobert.text.sentences import SentenceConfig, segments_to_sentences
 from videobert.text.tokenizer import VideoBertTokenizer
-from videobert.text.transcripts import TRANSCRIPT_SUFFIXES, find_transcripts, read_transcript
+from videobert.text.transcripts import (
+    TRANSCRIPT_SUFFIXES,
+    choose_transcript,
+    find_transcripts,
+    read_transcript,
+    transcript_candidates,
+)
 from videobert.utils.io import atomic_write_json, make_temp_dir, make_temp_file, read_json
 from videobert.workdir import WorkDir
 
@@ -68,15 +74,35 @@ def _video_ids(work: WorkDir) -> list[str]:
     return ids
 
 
-def _transcripts_beside_videos(work: WorkDir) -> dict[str, Path]:
-    """Transcripts with the same stem beside each video's source path (from the manifest)."""
+def _check_assignment_finished(work: WorkDir, vocab_cfg: dict[str, Any], video_ids: list[str]) -> None:
+    """Every video extracted with the vocabulary's backbone has visual words (or was recorded as
+    skipped by fit-vocab): a corpus of part of the videos, after a killed fit-vocab, is an error."""
+    backbone = vocab_cfg.get("backbone")
+    if not backbone:
+        return
+    extracted = {v for v, r in work.manifest.latest(f"extract/{backbone}").items() if r.get("status") == "ok"}
+    skipped = {v for v, r in work.manifest.latest("tokens").items() if r.get("status") != "ok"}
+    missing = sorted(extracted - set(video_ids) - skipped)
+    if missing:
+        raise StageMissingError(
+            f"{work.tokens}: {len(missing)} of {len(extracted)} extracted videos have no visual words (first: "
+            f"{', '.join(missing[:3])}); fit-vocab did not finish: run `videobert fit-vocab {work.root}` again"
+        )
+
+
+def transcripts_beside_videos(work: WorkDir, video_ids: list[str] | None = None) -> dict[str, Path]:
+    """Transcripts beside each video's source file (from the manifest): ``name.srt`` etc. beside
+    ``name.mp4``, or language-tagged ``name.en.vtt`` (see ``choose_transcript``)."""
+    import glob
+
     out: dict[str, Path] = {}
     for vid, src in work.source_videos().items():
-        for suf in TRANSCRIPT_SUFFIXES:
-            cand = src.with_suffix(suf)
-            if cand.is_file():
-                out[vid] = cand
-                break
+        if video_ids is not None and vid not in video_ids:
+            continue
+        files = [p for p in sorted(src.parent.glob(glob.escape(src.stem) + ".*")) if p.suffix.lower() in TRANSCRIPT_SUFFIXES]
+        chosen = choose_transcript(src.stem, transcript_candidates(files, [p.stem for p in files]))
+        if chosen is not None:
+            out[vid] = chosen
     return out
 
 
@@ -142,6 +168,9 @@ def _video_rows(
             tr = read_transcript(transcript)
             stats["skipped_entries"] += len(tr.skipped)
             sentences = segments_to_sentences(tr.segments, sentence_cfg)
+            if not tr.segments:
+                log.warning("%s: no usable caption in the transcript; video %s gets video-only rows", transcript, vid)
+                stats["empty_transcripts"].append(str(transcript))
         except TranscriptError as exc:
             log.warning("%s", exc)
             stats["bad_transcripts"].append(str(exc))
@@ -222,7 +251,7 @@ def build_corpus(
     ``transcripts_dir``: searched recursively for ``<video_id>.{srt,vtt,json}``; ``None`` looks beside
     each source video named in the manifest.
     """
-    work = WorkDir.of(work)
+    work = WorkDir.of(work).require()
     sentence_cfg = sentences or SentenceConfig()
     vocab_cfg = work.vocab_config
     if not vocab_cfg.exists():
@@ -235,8 +264,9 @@ def build_corpus(
             f"tokenizer has {tokenizer.num_visual_words} visual words but {vocab_cfg} has n_words={n_words}"
         )
     video_ids = _video_ids(work)
+    _check_assignment_finished(work, read_json(vocab_cfg), video_ids)
     transcripts = (
-        find_transcripts(transcripts_dir) if transcripts_dir is not None else _transcripts_beside_videos(work)
+        find_transcripts(transcripts_dir, video_ids) if transcripts_dir is not None else transcripts_beside_videos(work, video_ids)
     )
     subsets = annotation_subsets(load_annotations(annotations)) if annotations is not None else {}
     train_ids, val_ids = split_videos(video_ids, subsets, val_fraction, seed)
@@ -253,6 +283,7 @@ def build_corpus(
         "skipped_entries": 0,
         "sentences_outside_video": 0,
         "bad_transcripts": [],
+        "empty_transcripts": [],
         "skipped_videos": [],
         "n_words": n_words,
         "text_vocab_size": tokenizer.text_vocab_size,

@@ -277,6 +277,8 @@ def extract(
     all_videos = collect_videos(videos)
     mine = list(all_videos.items())[rank::world]
     wd = WorkDir.of(work)
+    if wd.root.exists():
+        wd.require()  # a file named as the work directory is an error; an older layout is upgraded
     out_dir = wd.features(backbone)
     manifest = wd.manifest
     stage = stage_name(backbone)
@@ -326,9 +328,12 @@ def extract(
     info = json.loads(json.dumps(info))  # as it reads back from JSON (tuples -> lists)
     info_path = out_dir / "info.json"
     if info_path.exists():
-        old = read_json(info_path)
+        try:
+            old = read_json(info_path)
+        except (OSError, ValueError) as exc:
+            raise InputFileError(info_path, f"cannot read the feature settings ({exc}); delete it to start over") from exc
         diff = sorted(k for k in set(old) | set(info) if old.get(k) != info.get(k))
-        if diff and any(finished(vid) for vid, _ in mine):
+        if diff and wd.feature_ids(backbone):  # one features folder holds one set of settings
             raise VideoBertError(
                 f"{out_dir}: existing features were made with other settings ({', '.join(diff)}: "
                 f"{[old.get(k) for k in diff]} vs {[info.get(k) for k in diff]}); use another --work "

@@ -57,6 +57,13 @@ class TaskConfig:
     n_examples: int = 6
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        from videobert.data.annotations import normalize_subset
+
+        self.subset, self.train_subset = normalize_subset(self.subset), normalize_subset(self.train_subset)
+        if self.batch_size < 1 or self.n_examples < 0:
+            raise ValueError(f"batch_size must be >= 1 and n_examples >= 0, got {self.batch_size}, {self.n_examples}")
+
 
 @dataclass
 class TaskInputs:

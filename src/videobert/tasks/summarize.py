@@ -175,24 +175,17 @@ def narration_for(work: WorkDir, video_ids: Sequence[str], db: Database) -> dict
     rows of the corpus parquet, else the annotation sentences."""
     import pyarrow.parquet as pq
 
-    from videobert.text.transcripts import TRANSCRIPT_SUFFIXES, read_transcript
+    from videobert.data.corpus import transcripts_beside_videos
+    from videobert.text.transcripts import read_transcript
 
     out: dict[str, list[str]] = {}
-    wanted = set(video_ids)
-    for vid, path in work.source_videos().items():
-        if vid not in wanted:
+    for vid, path in transcripts_beside_videos(work, list(video_ids)).items():
+        try:
+            segs = read_transcript(path).segments
+        except VideoBertError as exc:  # a bad transcript: fall back to the next source
+            log.warning("%s", exc)
             continue
-        for suffix in TRANSCRIPT_SUFFIXES:
-            cand = path.with_suffix(suffix)
-            if not cand.is_file():
-                continue
-            try:
-                segs = read_transcript(cand).segments
-            except VideoBertError as exc:  # a bad transcript: fall back to the next source
-                log.warning("%s", exc)
-                continue
-            out[vid] = [s.text for s in segs if s.text.strip()]
-            break
+        out[vid] = [s.text for s in segs if s.text.strip()]
     missing = {v for v in video_ids if not out.get(v)}
     for split in ("train", "val"):
         p = work.corpus_split(split)

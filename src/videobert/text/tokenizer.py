@@ -53,8 +53,9 @@ def _load_bert(name_or_path: str | os.PathLike[str]) -> Any:
     try:
         loader = BertTokenizerFast if bare else AutoTokenizer
         tok = loader.from_pretrained(str(path) if path.exists() else str(name_or_path))
-    except (OSError, ValueError) as exc:
-        raise InputFileError(name_or_path, f"cannot load a BERT WordPiece tokenizer: {exc}") from exc
+    except Exception as exc:  # transformers / tokenizers raise OSError, ValueError, or their own errors
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise InputFileError(name_or_path, f"cannot load a BERT WordPiece tokenizer: {first}") from exc
     if not getattr(tok, "is_fast", False) or tok.cls_token_id is None or tok.mask_token_id is None:
         raise InputFileError(name_or_path, "not a BERT-style fast tokenizer (needs [CLS], [SEP], [MASK], [PAD])")
     return tok

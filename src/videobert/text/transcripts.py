@@ -21,6 +21,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -188,7 +189,7 @@ def _parse_json(text: str, path: Path) -> tuple[list[Segment], list[str]]:
         except (TypeError, ValueError):
             skipped.append(f"{path}:{where}: bad start/end {s!r}, {e!r}")
             continue
-        if not (start == start and end == end) or end < start or start < 0:  # NaN or reversed
+        if not (math.isfinite(start) and math.isfinite(end)) or end < start or start < 0:  # NaN, inf, reversed
             skipped.append(f"{path}:{where}: bad time span [{start}, {end})")
             continue
         if not isinstance(t, str) or not clean_text(t):
@@ -241,23 +242,61 @@ def video_id_for(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> 
     return "__".join(rel.parts)
 
 
-def find_transcripts(root: str | os.PathLike[str]) -> dict[str, Path]:
-    """``video_id -> transcript path`` for every ``.srt``/``.vtt``/``.json`` under ``root`` (recursive).
+# "name.en.vtt", "name.en-US.srt", "name.pt-BR.json": a language tag before the format suffix
+_LANG_RE = re.compile(r"^(?P<stem>.+)\.(?P<lang>[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*)$")
 
-    When one id has several formats, ``.srt`` wins over ``.vtt`` over ``.json`` (with a warning).
+
+def _language_of(tag: str) -> str:
+    return tag.split("-")[0].split("_")[0].lower()
+
+
+def choose_transcript(video_id: str, candidates: dict[str, list[tuple[Path, str | None]]]) -> Path | None:
+    """The transcript of ``video_id`` among ``candidates`` (file stem -> ``(path, language tag or
+    None)``): ``id.srt`` / ``id.vtt`` / ``id.json`` first (in that order), then a language-tagged
+    ``id.<lang>.<ext>`` as yt-dlp and Whisper tools name them: English, else the only language;
+    several other languages are reported and none is used."""
+    rank = {s: k for k, s in enumerate(TRANSCRIPT_SUFFIXES)}
+    plain = [p for p, lang in candidates.get(video_id, []) if lang is None]
+    if plain:
+        return min(plain, key=lambda p: rank[p.suffix.lower()])
+    tagged = [(p, lang) for p, lang in candidates.get(video_id, []) if lang is not None]
+    if not tagged:
+        return None
+    english = [p for p, lang in tagged if _language_of(lang) in ("en", "eng")]
+    langs = sorted({lang for _, lang in tagged})
+    if english or len(langs) == 1:
+        pool = english or [p for p, _ in tagged]
+        return min(pool, key=lambda p: (rank[p.suffix.lower()], len(p.name), p.name))
+    log.warning("video %s has transcripts in %s and none in English: none used (rename the one to use to %s.srt)",
+                video_id, ", ".join(langs), video_id)  # fmt: skip
+    return None
+
+
+def transcript_candidates(paths: list[Path], ids: list[str]) -> dict[str, list[tuple[Path, str | None]]]:
+    """``stem -> [(path, language tag or None)]`` of transcript files whose ids are ``ids``: the
+    file's id itself (plain), or it less a language tag (``name.en`` -> ``name``, tag ``en``)."""
+    out: dict[str, list[tuple[Path, str | None]]] = {}
+    for p, base in zip(paths, ids, strict=True):
+        out.setdefault(base, []).append((p, None))
+        m = _LANG_RE.match(base)
+        if m:
+            out.setdefault(m.group("stem"), []).append((p, m.group("lang")))
+    return out
+
+
+def find_transcripts(root: str | os.PathLike[str], video_ids: list[str] | None = None) -> dict[str, Path]:
+    """``video_id -> transcript path`` for the ``.srt``/``.vtt``/``.json`` files under ``root``
+    (recursive), chosen per video by :func:`choose_transcript`; ``video_ids``: the videos to find
+    (default: every plain file id).
+
+    Raises:
+        TranscriptError: ``root`` is not a folder.
     """
     root = Path(root)
-    found: dict[str, Path] = {}
-    rank = {s: k for k, s in enumerate(TRANSCRIPT_SUFFIXES)}
-    for p in sorted(root.rglob("*")):
-        if p.suffix.lower() not in rank or not p.is_file():
-            continue
-        vid = video_id_for(p, root)
-        old = found.get(vid)
-        if old is not None:
-            keep = old if rank[old.suffix.lower()] <= rank[p.suffix.lower()] else p
-            log.warning("video %s has transcripts %s and %s; using %s", vid, old, p, keep)
-            found[vid] = keep
-        else:
-            found[vid] = p
-    return found
+    if not root.is_dir():
+        raise TranscriptError(root, "transcripts folder not found")
+    files = [p for p in sorted(root.rglob("*")) if p.suffix.lower() in TRANSCRIPT_SUFFIXES and p.is_file()]
+    candidates = transcript_candidates(files, [video_id_for(p, root) for p in files])
+    wanted = video_ids if video_ids is not None else sorted({video_id_for(p, root) for p in files})
+    found = {vid: choose_transcript(vid, candidates) for vid in wanted}
+    return {vid: p for vid, p in found.items() if p is not None}

@@ -126,16 +126,22 @@ def save_checkpoint(
     tmp = root / f".tmp-step-{step}"
     if tmp.exists():
         shutil.rmtree(tmp)
-    model.save_pretrained(tmp)
-    if tokenizer is not None:
-        tokenizer.save_pretrained(tmp)
-    torch.save(_plain(trainer_state), tmp / TRAINER_STATE)
-    if config is not None:
-        from videobert.config import config_yaml
+    try:
+        model.save_pretrained(tmp)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(tmp)
+        torch.save(_plain(trainer_state), tmp / TRAINER_STATE)
+        if config is not None:
+            from videobert.config import config_yaml
 
-        atomic_write_text(tmp / CONFIG_FILE, config_yaml(config))
-        atomic_write_json(tmp / VERSIONS_FILE, library_versions())
-    share_tree(tmp)  # safetensors writes 0600: collaborators could not read the weights
+            atomic_write_text(tmp / CONFIG_FILE, config_yaml(config))
+            atomic_write_json(tmp / VERSIONS_FILE, library_versions())
+        share_tree(tmp)  # safetensors writes 0600: collaborators could not read the weights
+    except (OSError, RuntimeError) as exc:  # torch.save reports a full disk as a RuntimeError
+        shutil.rmtree(tmp, ignore_errors=True)
+        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0][:200]
+        raise InputFileError(target, f"cannot write the checkpoint ({reason}); is the disk full or read-only? "
+                             "The checkpoints before it are intact") from exc  # fmt: skip
     if target.exists():
         shutil.rmtree(target)
     os.replace(tmp, target)
@@ -169,11 +175,42 @@ def load_run_config(checkpoint: str | os.PathLike[str]) -> dict[str, Any] | None
 
 
 def load_trainer_state(checkpoint: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """The ``trainer_state.pt`` of a checkpoint, loaded with ``weights_only=True``."""
+    """The ``trainer_state.pt`` of a checkpoint, loaded with ``weights_only=True`` (no pickled code runs).
+
+    Raises:
+        InputFileError: missing, truncated, corrupt, or holding objects other than tensors and
+            plain containers.
+    """
     path = Path(checkpoint) / TRAINER_STATE
     if not path.is_file():
         raise InputFileError(path, "checkpoint has no trainer state")
-    return torch.load(path, map_location=map_location, weights_only=True)
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError... for bad files
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputFileError(path, f"cannot load the trainer state ({first[:200]})") from exc
+    if not isinstance(state, dict) or "step" not in state:
+        raise InputFileError(path, "not a trainer state (no step)")
+    return state
+
+
+def damage(checkpoint: str | os.PathLike[str]) -> str | None:
+    """Why a checkpoint directory cannot be resumed from (unreadable config, weights or trainer
+    state), or None when it is intact."""
+    import json
+
+    from safetensors import safe_open
+
+    path = Path(checkpoint)
+    try:
+        json.loads((path / "config.json").read_text(encoding="utf-8"))
+        with safe_open(str(path / "model.safetensors"), framework="pt") as f:
+            for key in f.keys():  # touch every tensor: a truncated file fails here
+                f.get_slice(key)
+        load_trainer_state(path)
+    except Exception as exc:  # noqa: BLE001 - any failure means "damaged"; the message says which
+        return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    return None
 
 
 __all__ = [
@@ -181,6 +218,7 @@ __all__ = [
     "FINAL_FILE",
     "TRAINER_STATE",
     "VERSIONS_FILE",
+    "damage",
     "library_versions",
     "load_run_config",
     "latest_checkpoint",

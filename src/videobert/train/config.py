@@ -82,6 +82,19 @@ class PretrainConfig:
     log_every: int = 10
     device: str | None = None
 
+    def __post_init__(self) -> None:
+        positive = {"batch_size": self.batch_size, "grad_accum": self.grad_accum, "max_steps": self.max_steps,
+                    "log_every": self.log_every, "lr": self.lr}  # fmt: skip
+        for name, value in positive.items():
+            if not value > 0:
+                raise ValueError(f"{name} must be > 0, got {value}")
+        nonneg = {"warmup_steps": self.warmup_steps, "weight_decay": self.weight_decay, "narration_rows": self.narration_rows}
+        for name, value in nonneg.items():
+            if value < 0:
+                raise ValueError(f"{name} must be >= 0, got {value}")
+        if not 0.0 <= self.init_visual_from_narration <= 1.0:
+            raise ValueError(f"init_visual_from_narration must be in [0, 1], got {self.init_visual_from_narration}")
+
 
 # Named starting points for ``videobert pretrain --preset NAME`` (then the YAML file, then overrides).
 PRESETS: dict[str, dict[str, Any]] = {

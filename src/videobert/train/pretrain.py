@@ -387,7 +387,15 @@ def _resume_from(work: Path, cfg: PretrainConfig, mode: str) -> Path | None:
     if mode not in RESUME_MODES:
         raise VideoBertError(f"resume must be one of {RESUME_MODES}, got {mode!r}")
     root = WorkDir.of(work).checkpoints
-    latest = ckpt.latest_checkpoint(root)
+    latest = None
+    for _, candidate in reversed(ckpt.list_checkpoints(root)):  # the newest intact one
+        reason = ckpt.damage(candidate)
+        if reason is None:
+            latest = candidate
+            break
+        log.warning("%s is damaged (%s); trying an older checkpoint", candidate, reason)
+    if latest is None and ckpt.list_checkpoints(root):
+        log.warning("%s: no intact checkpoint; starting over", root)
     if latest is None:
         if mode == "resume":
             raise StageMissingError(f"{root}: no checkpoint to resume (run without --resume to start)")

@@ -133,6 +133,18 @@ def share_tree(root: str | os.PathLike[str]) -> None:
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
-    """Read a JSON file (UTF-8)."""
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
+    """Read a JSON file (UTF-8).
+
+    Raises:
+        InputFileError: the file is not valid JSON (naming the file and the line); OSError as the
+            OS gives it (missing, unreadable).
+    """
+    from videobert.errors import InputFileError
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except json.JSONDecodeError as exc:
+        raise InputFileError(path, f"not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+    except UnicodeDecodeError as exc:
+        raise InputFileError(path, "not a UTF-8 JSON file") from exc

@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 
 #: File extensions (lower case, with dot) that :func:`list_videos` treats as videos.
 VIDEO_EXTENSIONS: frozenset[str] = frozenset(
-    f".{e}" for e in "mp4 webm mkv avi mov m4v mpg mpeg ts flv wmv ogv gif".split()
+    f".{e}" for e in "mp4 webm mkv avi mov m4v mpg mpeg ts mts m2ts 3gp 3g2 flv wmv ogv gif".split()
 )
 
 #: Slack (seconds) when comparing frame timestamps with grid times (float rounding of pts * time_base).
@@ -527,7 +527,8 @@ def read_frames_at(path: str | os.PathLike[str], times: Sequence[float], size: S
 def list_videos(folder: str | os.PathLike[str]) -> list[Path]:
     """Video files under ``folder`` (recursive, by extension, case-insensitive), sorted by path.
 
-    Hidden files and folders (name starting with ``.``) are skipped.
+    Hidden files and folders (name starting with ``.``) are skipped; a link to nothing is reported
+    (a warning naming it) and left out.
     """
     root = Path(folder)
     if not root.is_dir():
@@ -535,10 +536,12 @@ def list_videos(folder: str | os.PathLike[str]) -> list[Path]:
     found = []
     for p in root.rglob("*"):
         rel = p.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts):
+        if any(part.startswith(".") for part in rel.parts) or p.suffix.lower() not in VIDEO_EXTENSIONS:
             continue
-        if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file():
+        if p.is_file():
             found.append(p)
+        elif p.is_symlink() and not p.exists():
+            log.warning("%s: a link to a file that does not exist; skipped", p)
     return sorted(found, key=lambda q: q.relative_to(root).as_posix())
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -150,21 +151,30 @@ def _load_times(v: VideoFeatures, n: int) -> np.ndarray:
 def sample_features(videos: list[VideoFeatures], max_samples: int, seed: int = 0) -> np.ndarray:
     """A uniform sample (without replacement) of at most ``max_samples`` clip rows over all videos.
 
+    A video whose features cannot be read, or whose dimension is not that of most videos, is left
+    out with a warning (``assign_all`` records it as skipped); the others are sampled.
+
     Returns:
         (n, D) float32, n = min(max_samples, total clips) less any rows with NaN/inf (dropped with a
         warning), rows in (video, clip) order.
     """
-    sizes = []
-    dim = None
+    shapes: dict[str, tuple[int, int]] = {}
     for v in videos:
-        x = load_features(v)
-        if dim is None:
-            dim = x.shape[1]
-        elif x.shape[1] != dim:
-            raise InputFileError(v.features, f"feature dim {x.shape[1]} differs from the others' {dim}")
-        sizes.append(x.shape[0])
+        try:
+            shapes[v.video_id] = load_features(v).shape
+        except InputFileError as exc:
+            log.warning("%s; left out of the vocabulary's sample", exc)
+    dims = Counter(d for _, d in shapes.values())
+    if not dims:
+        raise StageMissingError("no readable clip features to fit a vocabulary on")
+    dim = dims.most_common(1)[0][0]
+    for v in videos:
+        if v.video_id in shapes and shapes[v.video_id][1] != dim:
+            log.warning("%s: feature dim %d differs from the others' %d; left out", v.features, shapes[v.video_id][1], dim)
+    videos = [v for v in videos if v.video_id in shapes and shapes[v.video_id][1] == dim]
+    sizes = [shapes[v.video_id][0] for v in videos]
     total = int(sum(sizes))
-    if total == 0 or dim is None:
+    if total == 0:
         raise StageMissingError("no clip features to fit a vocabulary on")
     n = min(int(max_samples), total)
     rng = np.random.default_rng(seed)
@@ -219,6 +229,7 @@ def fit_vocab(
     """
     if method not in ("tree", "flat"):
         raise VideoBertError(f"unknown assignment method {method!r} (use 'tree' or 'flat')")
+    WorkDir.of(work).require()
     backbone = resolve_backbone(work, backbone)
     videos = list_videos(work, backbone)
     if not videos:
