@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 import torch
 
 from videobert.data.collate import CollateConfig, Example, RowBlock, balance_regimes, collate, make_example
-from videobert.errors import StageMissingError, VideoBertError
+from videobert.errors import InputFileError, StageMissingError, VideoBertError
 from videobert.text.tokenizer import VideoBertTokenizer
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,11 @@ def _open(corpus_dir: str | os.PathLike[str], split: str) -> pq.ParquetFile:
     path = Path(corpus_dir) / f"{split}.parquet"
     if not path.exists():
         raise StageMissingError(f"{path}: missing; run `videobert tokenize` first")
-    return pq.ParquetFile(str(path))
+    try:
+        return pq.ParquetFile(str(path))
+    except (OSError, ValueError) as exc:  # pyarrow.ArrowInvalid is a ValueError
+        raise InputFileError(path, f"not a readable corpus file ({str(exc).splitlines()[0][:160]}); "
+                             "run `videobert tokenize` again") from exc  # fmt: skip
 
 
 def _row_group_offsets(pf: pq.ParquetFile) -> list[int]:

@@ -26,8 +26,9 @@ def load_model(path: str | os.PathLike[str]) -> tuple[Any, Any, Path]:
     path = Path(path)
     try:
         model = VideoBertForPreTraining.from_pretrained(path)
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise InputFileError(path, f"cannot load the model: {str(exc).splitlines()[0] if str(exc) else exc}") from exc
+    except Exception as exc:  # OSError, ValueError, RuntimeError, safetensors' own error...
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise InputFileError(path, f"cannot load the model ({first})") from exc
     tokenizer = VideoBertTokenizer.from_pretrained(path)
     if tokenizer.vocab_size != model.config.vocab_size:
         raise VideoBertError(

@@ -137,9 +137,9 @@ def save_checkpoint(
             atomic_write_text(tmp / CONFIG_FILE, config_yaml(config))
             atomic_write_json(tmp / VERSIONS_FILE, library_versions())
         share_tree(tmp)  # safetensors writes 0600: collaborators could not read the weights
-    except (OSError, RuntimeError) as exc:  # torch.save reports a full disk as a RuntimeError
+    except Exception as exc:  # OSError; torch.save and safetensors report a full disk as their own errors
         shutil.rmtree(tmp, ignore_errors=True)
-        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0][:200]
+        reason = getattr(exc, "strerror", None) or (str(exc).splitlines() or [type(exc).__name__])[0][:200]
         raise InputFileError(target, f"cannot write the checkpoint ({reason}); is the disk full or read-only? "
                              "The checkpoints before it are intact") from exc  # fmt: skip
     if target.exists():
