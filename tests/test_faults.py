@@ -109,9 +109,16 @@ def test_traversal_ids_never_reach_the_filesystem(work: Path, base: dict[str, Pa
     ann = work / "annotations.json"
     ann.write_text(json.dumps(db))
     WorkDir(work).manifest.append({"stage": "extract/classical", "video_id": bad_id, "path": "/etc/passwd", "status": "ok"})
+    # transcript files whose names are no video id ("..srt" has the id ".")
+    subs = work.parent / "subs"
+    shutil.copytree(base["videos"], subs, ignore=shutil.ignore_patterns("*.mp4"))
+    (subs / "..srt").write_text((sorted(subs.glob("*.srt"))[0]).read_text())
+    (subs / "nested" / "..").mkdir(parents=True, exist_ok=True)
     caplog.set_level("WARNING")
+    assert main(["-q", "tokenize", str(work), "--transcripts", str(subs), "--annotations", str(ann)]) == 0
     assert main(["-q", "zero-shot", str(work), "--annotations", str(ann)]) == 0
     assert main(["-q", "gallery", str(work), "top_n=2", "per_word=1"]) == 0
+    assert (work.parent / "outside.npy").read_bytes() == b"not a numpy file"
     warnings = " ".join(r.getMessage() for r in caplog.records)
     assert "cannot name a file" in warnings
     from videobert.workdir import InvalidVideoIdError, check_video_id
@@ -174,6 +181,16 @@ def test_transcripts_as_users_name_them(work: Path, base: dict[str, Path], tmp_p
     assert found == {srt[0].stem: t / f"{srt[0].stem}.en.srt", srt[1].stem: t / f"{srt[1].stem}.de.srt",
                      srt[3].stem: t / f"{srt[3].stem}.srt"}  # fmt: skip
     assert any("none in English" in r.getMessage() for r in caplog.records)
+    # beside the videos (no --transcripts): the video's own folder, named the same ways
+    from videobert.data.corpus import transcripts_beside_videos
+
+    vid = sorted(base["videos"].glob("*.mp4"))[0]
+    beside = tmp_path / "beside"
+    beside.mkdir()
+    shutil.copy(vid, beside / vid.name)
+    shutil.copy(srt[0], beside / f"{vid.stem}.en.srt")
+    WorkDir(work).manifest.append({"stage": "extract/classical", "video_id": vid.stem, "path": str(beside / vid.name), "status": "ok"})
+    assert transcripts_beside_videos(WorkDir(work), [vid.stem]) == {vid.stem: beside / f"{vid.stem}.en.srt"}
 
 
 def test_unusable_annotation_segments_are_left_out(work: Path, base: dict[str, Path], caplog) -> None:

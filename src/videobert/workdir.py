@@ -67,6 +67,17 @@ def check_video_id(video_id: str) -> str:
 ANNOTATIONS_NAME = "annotations.json"
 
 
+def usable_video_id(video_id: str, where: object = "") -> bool:
+    """Whether ``video_id`` can name a file (:func:`check_video_id`); if not, a warning naming
+    ``where`` it came from (a file, the manifest...) says it is skipped."""
+    try:
+        check_video_id(video_id)
+    except InvalidVideoIdError as exc:
+        log.warning("%s%s; skipped", f"{where}: " if where else "", exc)
+        return False
+    return True
+
+
 class WorkDir:
     """Paths of one work directory (nothing is created until a stage writes)."""
 
@@ -327,4 +338,4 @@ def _ids_in(folder: Path) -> list[str]:
     return sorted(p.name[: -len(NPY)] for p in folder.glob(f"*{NPY}") if p.is_file() and not p.name.startswith("."))
 
 
-__all__ = ["InvalidVideoIdError", "WorkDir", "check_video_id"]
+__all__ = ["InvalidVideoIdError", "WorkDir", "check_video_id", "usable_video_id"]

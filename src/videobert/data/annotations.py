@@ -25,7 +25,7 @@ import numpy as np
 from videobert.data.alignment import align_sentence
 from videobert.errors import InputFileError
 from videobert.utils.io import read_json
-from videobert.workdir import InvalidVideoIdError, WorkDir
+from videobert.workdir import WorkDir, usable_video_id
 
 log = logging.getLogger(__name__)
 
@@ -148,11 +148,9 @@ def load_videos(db: Database, work: WorkDir | str | os.PathLike[str], subset: st
         entry = db[vid]
         if subset is not None and entry.get("subset") != subset:
             continue
-        try:
-            tok = work.load_tokens(vid)
-        except InvalidVideoIdError as exc:
-            log.warning("annotations: %s; skipped", exc)
+        if not usable_video_id(vid, "annotations"):
             continue
+        tok = work.load_tokens(vid)
         if tok is None:
             missing += 1
             continue

@@ -45,7 +45,7 @@ from videobert.text.transcripts import (
     transcript_candidates,
 )
 from videobert.utils.io import atomic_write_json, make_temp_dir, make_temp_file, read_json
-from videobert.workdir import WorkDir
+from videobert.workdir import WorkDir, usable_video_id
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def _check_assignment_finished(work: WorkDir, vocab_cfg: dict[str, Any], video_i
     backbone = vocab_cfg.get("backbone")
     if not backbone:
         return
-    extracted = {v for v, r in work.manifest.latest(f"extract/{backbone}").items() if r.get("status") == "ok"}
+    extracted = {v for v, r in work.manifest.latest(f"extract/{backbone}").items() if r.get("status") == "ok" and usable_video_id(v, work.manifest.path)}
     skipped = {v for v, r in work.manifest.latest("tokens").items() if r.get("status") != "ok"}
     missing = sorted(extracted - set(video_ids) - skipped)
     if missing:

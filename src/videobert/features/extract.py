@@ -35,7 +35,7 @@ from videobert.errors import InputFileError, VideoBertError
 from videobert.utils.io import atomic_save_npy, atomic_write_json, read_json
 from videobert.utils.runtime import env_int
 from videobert.video.clips import ClipSpec
-from videobert.workdir import WorkDir, check_video_id
+from videobert.workdir import WorkDir, usable_video_id
 
 if TYPE_CHECKING:  # the registry imports torchvision: only when extracting
     from videobert.features.registry import Backbone
@@ -107,7 +107,7 @@ def collect_videos(videos: str | os.PathLike[str] | Sequence[str | os.PathLike[s
     if isinstance(videos, str | os.PathLike):
         p = Path(videos)
         if p.is_dir():
-            return dict(sorted((v, f) for v, f in index_videos(p).items() if _usable_id(v, f)))
+            return dict(sorted((v, f) for v, f in index_videos(p).items() if usable_video_id(v, f)))
         videos = [p]
     ids: dict[str, Path] = {}
     for v in videos:
@@ -115,7 +115,7 @@ def collect_videos(videos: str | os.PathLike[str] | Sequence[str | os.PathLike[s
         if not path.exists():
             raise InputFileError(path, "no such file")
         vid = video_id_for(path, path.parent)
-        if not _usable_id(vid, path):
+        if not usable_video_id(vid, path):
             continue
         if vid in ids:
             raise InputFileError(path, f"video id {vid!r} is also the id of {ids[vid]}; rename one of them")
@@ -129,15 +129,6 @@ class _Item:
     video_id: str
     data: Any = None
     times: Any = None
-
-
-def _usable_id(video_id: str, path: Path) -> bool:
-    try:
-        check_video_id(video_id)
-    except VideoBertError as exc:
-        log.warning("%s: %s; left out", path, exc)
-        return False
-    return True
 
 
 def _produce_video(

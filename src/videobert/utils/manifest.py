@@ -32,10 +32,12 @@ class Manifest:
         """Append one record atomically (single ``O_APPEND`` write)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = (json.dumps(record, sort_keys=True) + "\n").encode("utf-8")
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
         try:
             os.write(fd, line)
             os.fsync(fd)
+        except OSError as exc:  # ENOSPC and the like come without the file's name
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from exc
         finally:
             os.close(fd)
 

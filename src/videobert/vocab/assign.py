@@ -26,7 +26,7 @@ from videobert.errors import InputFileError, StageMissingError, VideoBertError
 from videobert.utils.io import atomic_save_npy, atomic_write_json, read_json
 from videobert.vocab.hkmeans import CENTROIDS_NAME, CONFIG_NAME, HierarchicalKMeans
 from videobert.vocab.stats import format_stats, vocab_stats
-from videobert.workdir import InvalidVideoIdError, WorkDir
+from videobert.workdir import WorkDir, usable_video_id
 
 log = logging.getLogger(__name__)
 
@@ -112,11 +112,9 @@ def list_videos(work: str | os.PathLike[str], backbone: str) -> list[VideoFeatur
         for vid, rec in sorted(records.items()):
             if rec.get("status") != "ok":
                 continue
-            try:
-                path = wd.feature_file(backbone, vid)
-            except InvalidVideoIdError as exc:
-                log.warning("%s: %s; skipped", wd.manifest.path, exc)
+            if not usable_video_id(vid, wd.manifest.path):
                 continue
+            path = wd.feature_file(backbone, vid)
             if not path.exists():
                 log.warning("%s: listed as extracted in the manifest but missing; skipped", path)
                 continue
