@@ -17,7 +17,6 @@ as it is.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from videobert.errors import VideoBertError
-from videobert.utils.io import atomic_write_text, read_json, share_tree
+from videobert.utils.io import atomic_write_text, read_json, read_jsonl, share_tree
 from videobert.workdir import WorkDir
 
 log = logging.getLogger(__name__)
@@ -109,7 +108,7 @@ def model_card(wd: WorkDir, ckpt: Path, model: Any, processor: Any) -> str:
     vocab = processor.vocab_config
     spec = processor.feature_spec
     cfg = model.config
-    evals = [e for e in _jsonl(wd.pretrain_log) if e.get("kind") == "eval"]
+    evals = [e for e in read_jsonl(wd.pretrain_log) if e.get("kind") == "eval"]
     last = evals[-1] if evals else {}
     lines = [
         "---",
@@ -180,18 +179,6 @@ def model_card(wd: WorkDir, ckpt: Path, model: Any, processor: Any) -> str:
     else:
         lines += ["(no task was run before export)", ""]
     return "\n".join(lines) + "\n"
-
-
-def _jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out
 
 
 __all__ = ["ExportConfig", "export", "model_card"]

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
+
+from videobert.utils.io import read_jsonl
 
 log = logging.getLogger(__name__)
 
 LOSS_KEYS = ("loss", "text_mlm_loss", "video_mlm_loss", "alignment_loss")
-
-
-def read_jsonl(path: str | Path) -> list[dict]:
-    """Records of a JSONL file; malformed lines (a torn last write) are skipped."""
-    out: list[dict] = []
-    path = Path(path)
-    if not path.exists():
-        return out
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out
 
 
 def _series(records: list[dict], key: str) -> tuple[list[float], list[float]]:

@@ -148,3 +148,17 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         raise InputFileError(path, f"not valid JSON (line {exc.lineno}: {exc.msg})") from exc
     except UnicodeDecodeError as exc:
         raise InputFileError(path, "not a UTF-8 JSON file") from exc
+
+
+def read_jsonl(path: str | os.PathLike[str]) -> list[dict]:
+    """Records of a JSONL file; malformed lines (a torn last write) are skipped."""
+    out: list[dict] = []
+    path = Path(path)
+    if not path.exists():
+        return out
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
