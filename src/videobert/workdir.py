@@ -112,10 +112,13 @@ class WorkDir:
         """Move clip times of the older layout (``<id>.times.npy`` beside ``<id>.npy``) into
         ``clip_times/<id>.npy``; returns how many were moved (nothing is deleted)."""
         folders = [self.features(b) for b in self.backbones()] + [self.tokens]
+        legacy = [(f, sorted(f.glob(f"*{LEGACY_TIMES}"))) for f in folders if f.is_dir()]
+        if not any(files for _, files in legacy):
+            return 0  # the usual case: no manifest read at every stage's start
         known = set(self.manifest.latest_ids()) if self.manifest.path.is_file() else set()
         moved = 0
-        for folder in folders:
-            for old in sorted(folder.glob(f"*{LEGACY_TIMES}")) if folder.is_dir() else []:
+        for folder, files in legacy:
+            for old in files:
                 vid = old.name[: -len(LEGACY_TIMES)]
                 # "<id>.times.npy" is a video's own features when a video has that id
                 if old.name[: -len(NPY)] in known or not (folder / f"{vid}{NPY}").is_file():

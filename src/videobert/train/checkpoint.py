@@ -174,7 +174,9 @@ def load_run_config(checkpoint: str | os.PathLike[str]) -> dict[str, Any] | None
     return read_yaml_mapping(path) if path.is_file() else None
 
 
-def load_trainer_state(checkpoint: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
+def load_trainer_state(
+    checkpoint: str | os.PathLike[str], map_location: str | torch.device = "cpu", mmap: bool = False
+) -> dict[str, Any]:
     """The ``trainer_state.pt`` of a checkpoint, loaded with ``weights_only=True`` (no pickled code runs).
 
     Raises:
@@ -185,7 +187,7 @@ def load_trainer_state(checkpoint: str | os.PathLike[str], map_location: str | t
     if not path.is_file():
         raise InputFileError(path, "checkpoint has no trainer state")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        state = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError... for bad files
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputFileError(path, f"cannot load the trainer state ({first[:200]})") from exc
@@ -207,7 +209,7 @@ def damage(checkpoint: str | os.PathLike[str]) -> str | None:
         with safe_open(str(path / "model.safetensors"), framework="pt") as f:
             for key in f.keys():  # touch every tensor: a truncated file fails here
                 f.get_slice(key)
-        load_trainer_state(path)
+        load_trainer_state(path, mmap=True)  # checked without reading the optimiser state in
     except Exception as exc:  # noqa: BLE001 - any failure means "damaged"; the message says which
         return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
     return None
