@@ -72,7 +72,7 @@ def test_extract_files_manifest_and_rerun(videos, tmp_path):
     )
     assert times.dtype == np.float64
     np.testing.assert_allclose(times, [[0, 1.5], [1.5, 3.0]], atol=1e-6)
-    nested, _ = load_features(work, "classical", "sub__nested")
+    nested, _ = load_features(work, "classical", "nested")
     assert nested.shape == (1, DIM)  # 1.6 s at 25 fps -> one 1.5 s clip, 0.1 s tail dropped
     np.testing.assert_allclose(load_features(work, "classical", "tiny")[1], [[0.0, 0.2]], atol=1e-6)
     info = json.loads((out / "info.json").read_text())

@@ -166,4 +166,4 @@ def test_find_transcripts_recursive_ids_and_priority(tmp_path) -> None:
     (tmp_path / "v2.vtt").write_text("WEBVTT\n", encoding="utf-8")
     (tmp_path / "v3.mp4").write_bytes(b"")
     found = find_transcripts(tmp_path)
-    assert found == {"a__v1": tmp_path / "a" / "v1.srt", "v2": tmp_path / "v2.vtt"}
+    assert found == {"v1": tmp_path / "a" / "v1.srt", "v2": tmp_path / "v2.vtt"}

@@ -199,9 +199,17 @@ def test_list_videos_ids_and_scan(tmp_path: Path) -> None:
     (tmp_path / "b.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nhi\n")
     found = list_videos(tmp_path)
     assert [p.relative_to(tmp_path).as_posix() for p in found] == ["A.MKV", "b.mkv", "sub/c.mkv"]
-    assert [video_id_for(p, tmp_path) for p in found] == ["A", "b", "sub__c"]
-    assert video_id_for("/elsewhere/x.y.mp4", tmp_path) == "x.y"
-    assert list(index_videos(tmp_path)) == ["A", "b", "sub__c"]
+    assert [video_id_for(p, tmp_path) for p in found] == ["A", "b", "c"]  # stems: the datasets' ids
+    assert [video_id_for(p, tmp_path, "path") for p in found] == ["A", "b", "sub__c"]
+    assert video_id_for("/elsewhere/x.y.mp4", tmp_path, "path") == "x.y"
+    assert list(index_videos(tmp_path)) == ["A", "b", "c"]
+    assert list(index_videos(tmp_path, "path")) == ["A", "b", "sub__c"]
+    (tmp_path / "other").mkdir()
+    write_video(tmp_path / "other" / "c.mp4", frames, 10)
+    with pytest.raises(InputFileError, match=r"c\.mkv.*ids=path"):  # one stem in two folders names both
+        index_videos(tmp_path)
+    assert list(index_videos(tmp_path, "path")) == ["A", "b", "other__c", "sub__c"]
+    (tmp_path / "other" / "c.mp4").unlink()
     ok, skipped = scan_folder(tmp_path)
     assert [Path(i.path).name for i in ok] == ["A.MKV", "b.mkv", "c.mkv"] and skipped == []
     write_video(tmp_path / "b.webm", frames, 10, codec="libvpx-vp9")

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -76,6 +76,31 @@ def usable_video_id(video_id: str, where: object = "") -> bool:
         log.warning("%s%s; skipped", f"{where}: " if where else "", exc)
         return False
     return True
+
+
+IdRule = Literal["stem", "path"]
+ID_RULES: tuple[str, ...] = ("stem", "path")
+
+
+def file_video_id(path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None, ids: IdRule = "stem") -> str:
+    """The video id of a video or transcript file found under ``root``.
+
+    ``ids="stem"`` (the default, what the datasets key their annotations by): the file name less its
+    extension, wherever it lies below ``root`` (``raw_videos/training/101/GLd3aX16zBg.mp4`` ->
+    ``GLd3aX16zBg``; YouTube ids may start with ``-``). ``ids="path"``: the path relative to ``root``
+    less the extension, ``/`` -> ``__`` (``training__101__GLd3aX16zBg``), for collections whose
+    file names repeat across folders. A path outside ``root`` (or no root) gives its stem.
+    """
+    p = Path(path)
+    if ids not in ID_RULES:
+        raise VideoBertError(f"ids={ids!r}: expected one of {', '.join(ID_RULES)}")
+    if ids == "stem" or root is None:
+        return p.stem
+    try:
+        rel = Path(os.path.abspath(p)).relative_to(os.path.abspath(root))  # no symlink resolution
+    except ValueError:
+        return p.stem
+    return "__".join(rel.with_suffix("").parts)
 
 
 class WorkDir:

@@ -44,7 +44,7 @@ def _description() -> str:
 
 
 FLAGS = ("backbone", "weights", "random_weights", "batch_size", "shard", "device", "num_workers", *CLIP_KEYS)
-FLAGS += ("input_size", "progress")
+FLAGS += ("input_size", "ids", "progress")
 HELP = "clip features: one row per 1.5 s clip, resumable and sharded"
 
 

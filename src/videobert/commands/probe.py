@@ -18,15 +18,22 @@ from videobert.commands.dialect import CLIP_KEYS, Command, add_command
 from videobert.errors import InputFileError, VideoDecodeError
 from videobert.video.clips import ClipSpec, clip_times
 from videobert.video.decode import VideoInfo, list_videos, n_grid_frames, probe, video_id_for
+from videobert.workdir import IdRule
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class ProbeConfig:
-    """Settings of ``videobert probe``: the clip grid clip counts are given for."""
+    """Settings of ``videobert probe``.
+
+    Attributes:
+        clips: the clip grid clip counts are given for.
+        ids: how a file names its video (``stem`` or ``path``, as ``extract``).
+    """
 
     clips: ClipSpec = field(default_factory=ClipSpec)
+    ids: IdRule = "stem"
 
 
 def _line(video_id: str, info: VideoInfo, spec: ClipSpec) -> str:
@@ -54,7 +61,7 @@ def run_probe(args: argparse.Namespace, cfg: ProbeConfig) -> int:
                 continue
             if not files:
                 log.warning("%s: no video files", path)
-            pairs = [(f, video_id_for(f, path)) for f in files]
+            pairs = [(f, video_id_for(f, path, cfg.ids)) for f in files]
             named = False
         else:
             pairs = [(path, path.stem)]

@@ -35,7 +35,7 @@ from videobert.errors import InputFileError, VideoBertError
 from videobert.utils.io import atomic_save_npy, atomic_write_json, read_json
 from videobert.utils.runtime import env_int
 from videobert.video.clips import ClipSpec
-from videobert.workdir import WorkDir, usable_video_id
+from videobert.workdir import IdRule, WorkDir, file_video_id, usable_video_id
 
 if TYPE_CHECKING:  # the registry imports torchvision: only when extracting
     from videobert.features.registry import Backbone
@@ -57,6 +57,8 @@ class ExtractConfig:
         num_workers: decoding threads (0: inline).
         clips: the clip grid (fps, frames, stride, partial, min_partial).
         input_size: override the network input size (pixels).
+        ids: how a file names its video: ``stem`` (its name less the extension, wherever it lies:
+            the datasets' YouTube ids) or ``path`` (``sub/dir/name`` -> ``sub__dir__name``).
         progress: show a progress bar.
     """
 
@@ -69,6 +71,7 @@ class ExtractConfig:
     num_workers: int = 2
     clips: ClipSpec = field(default_factory=ClipSpec)
     input_size: int | None = None
+    ids: IdRule = "stem"
     progress: bool = True
 
 
@@ -94,27 +97,30 @@ def parse_shard(shard: str | tuple[int, int] | None) -> tuple[int, int]:
     return rank, world
 
 
-def collect_videos(videos: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> dict[str, Path]:
-    """``video_id -> path``, sorted by id, from a folder (recursive) or a list of files.
+def collect_videos(
+    videos: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], ids: IdRule = "stem"
+) -> dict[str, Path]:
+    """``video_id -> path``, sorted by id, from a folder (recursive) or a list of files (ids:
+    :func:`videobert.workdir.file_video_id`; listed files are named by their stems).
 
     A file whose id cannot name a file in WORK (``check_video_id``) is left out with a warning.
 
     Raises:
         InputFileError: a missing input, or two files with the same video id (names both).
     """
-    from videobert.video.decode import index_videos, video_id_for
+    from videobert.video.decode import index_videos
 
     if isinstance(videos, str | os.PathLike):
         p = Path(videos)
         if p.is_dir():
-            return dict(sorted((v, f) for v, f in index_videos(p).items() if usable_video_id(v, f)))
+            return dict(sorted((v, f) for v, f in index_videos(p, ids).items() if usable_video_id(v, f)))
         videos = [p]
     ids: dict[str, Path] = {}
     for v in videos:
         path = Path(v)
         if not path.exists():
             raise InputFileError(path, "no such file")
-        vid = video_id_for(path, path.parent)
+        vid = file_video_id(path)
         if not usable_video_id(vid, path):
             continue
         if vid in ids:
@@ -236,6 +242,7 @@ def extract(
     num_workers: int = 2,
     clips: ClipSpec | None = None,
     input_size: int | tuple[int, int] | None = None,
+    ids: IdRule = "stem",
     progress: bool = True,
 ) -> dict[str, Any]:
     """Extract one feature row per clip for every video of this shard (see the module docstring).
@@ -253,6 +260,8 @@ def extract(
         num_workers: decoding threads (0 decodes inline).
         clips: the clip grid, a ``videobert.video.clips.ClipSpec`` (default 20 fps x 30 frames).
         input_size: override the backbone's input size in pixels (tests, small inputs).
+        ids: ``"stem"`` (a file's name less its extension is its id) or ``"path"`` (its path below
+            the folder, ``/`` -> ``__``); two files with one id are an error naming both.
         progress: show a tqdm bar.
 
     Returns:
@@ -265,7 +274,7 @@ def extract(
     get_spec(backbone)  # an unknown name is an error before any video is looked at
     rank, world = parse_shard(shard)
     clip_spec = clips if clips is not None else ClipSpec()
-    all_videos = collect_videos(videos)
+    all_videos = collect_videos(videos, ids)
     mine = list(all_videos.items())[rank::world]
     wd = WorkDir.of(work)
     if wd.root.exists():

@@ -41,12 +41,28 @@ _TIMING_RE = re.compile(rf"^\s*({_TIME})\s*-->\s*({_TIME})(?:\s+.*)?$")
 
 
 @dataclass(frozen=True)
-class Segment:
-    """One timed caption: ``[start, end)`` in seconds and its cleaned text."""
+class TimedWord:
+    """One spoken word with its own time: ``[start, end)`` in seconds (from YouTube's inline
+    ``<00:00:01.230><c>`` tags or Whisper's ``words``)."""
 
     start: float
     end: float
     text: str
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One timed caption: ``[start, end)`` in seconds and its cleaned text.
+
+    ``words``: the caption's words with their own times when the file gives them (YouTube
+    auto-captions, Whisper JSON), in order, their texts joined by spaces equal to ``text``;
+    empty when only the cue's span is known (sentence splitting then interpolates).
+    """
+
+    start: float
+    end: float
+    text: str
+    words: tuple[TimedWord, ...] = ()
 
 
 @dataclass
@@ -237,9 +253,11 @@ def write_srt(path: str | os.PathLike[str], segments: list[Segment]) -> None:
 
 
 def video_id_for(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> str:
-    """The video id of a file under ``root``: relative path without suffix, ``/`` -> ``__``."""
-    rel = Path(path).relative_to(root).with_suffix("")
-    return "__".join(rel.parts)
+    """The video id a transcript file under ``root`` belongs to: its stem, as for videos
+    (:func:`videobert.workdir.file_video_id`; a language tag is handled by ``transcript_candidates``)."""
+    from videobert.workdir import file_video_id
+
+    return file_video_id(path, root, "stem")
 
 
 # "name.en.vtt", "name.en-US.srt", "name.pt-BR.json": a language tag before the format suffix

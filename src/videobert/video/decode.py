@@ -47,6 +47,7 @@ import av.error
 import numpy as np
 
 from videobert.errors import InputFileError, VideoDecodeError
+from videobert.workdir import IdRule, file_video_id
 
 log = logging.getLogger(__name__)
 
@@ -545,32 +546,27 @@ def list_videos(folder: str | os.PathLike[str]) -> list[Path]:
     return sorted(found, key=lambda q: q.relative_to(root).as_posix())
 
 
-def video_id_for(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> str:
-    """The video id: path relative to ``root`` without extension, ``/`` replaced by ``__``.
-
-    ``root/a.mp4`` -> ``a``; ``root/sub/b.webm`` -> ``sub__b``; a path outside ``root`` -> its stem.
-    """
-    p = Path(path)
-    try:
-        rel = Path(os.path.abspath(p)).relative_to(os.path.abspath(root))  # no symlink resolution
-    except ValueError:
-        return p.stem
-    return "__".join(rel.with_suffix("").parts)
+def video_id_for(path: str | os.PathLike[str], root: str | os.PathLike[str], ids: IdRule = "stem") -> str:
+    """The video id of ``path`` found under ``root``: its stem (default) or its relative path
+    (``ids="path"``: ``sub/b.webm`` -> ``sub__b``); see :func:`videobert.workdir.file_video_id`."""
+    return file_video_id(path, root, ids)
 
 
-def index_videos(folder: str | os.PathLike[str]) -> dict[str, Path]:
-    """``video_id -> path`` for the videos under ``folder``, in sorted order.
+def index_videos(folder: str | os.PathLike[str], ids: IdRule = "stem") -> dict[str, Path]:
+    """``video_id -> path`` for the videos under ``folder``, in sorted order (ids: ``video_id_for``).
 
     Raises:
-        InputFileError: two files map to the same id (e.g. ``a.mp4`` and ``a.webm``); names both.
+        InputFileError: two files map to the same id (``a.mp4`` and ``a.webm``, or one YouTube id in
+            two recipe folders); names both.
     """
-    ids: dict[str, Path] = {}
+    found: dict[str, Path] = {}
     for p in list_videos(folder):
-        vid = video_id_for(p, folder)
-        if vid in ids:
-            raise InputFileError(p, f"video id {vid!r} is also the id of {ids[vid]}; rename one of them")
-        ids[vid] = p
-    return ids
+        vid = video_id_for(p, folder, ids)
+        if vid in found:
+            hint = "; or use ids=path to name videos by their folders too" if ids == "stem" else ""
+            raise InputFileError(p, f"video id {vid!r} is also the id of {found[vid]}; rename or remove one{hint}")
+        found[vid] = p
+    return found
 
 
 def scan_folder(folder: str | os.PathLike[str]) -> tuple[list[VideoInfo], list[tuple[Path, str]]]:
