@@ -7,6 +7,7 @@ Layout (docs/ARCHITECTURE.md has the file contracts)::
     WORK/vocab/                            config.json, centroids.safetensors, stats.json
     WORK/tokens/                           <id>.npy, clip_times/<id>.npy
     WORK/gallery/                          words/*.png, index.html, thumbs.npz
+    WORK/transcripts/                      <id>.json: videobert transcribe's Whisper-layout output
     WORK/corpus/                           train.parquet, val.parquet, tokenizer/, stats.json
     WORK/checkpoints/                      step-N/, final.txt
     WORK/logs/                             pretrain.jsonl, tb/
@@ -256,6 +257,15 @@ class WorkDir:
         return self.gallery / "thumbs.npz"
 
     # ---------------------------------------------------------------- corpus
+    @property
+    def transcripts(self) -> Path:
+        """``WORK/transcripts/``: ``videobert transcribe``'s output, ``<video_id>.json`` (Whisper layout)."""
+        return self.root / "transcripts"
+
+    def transcript_file(self, video_id: str) -> Path:
+        """``WORK/transcripts/<video_id>.json``."""
+        return self.transcripts / f"{check_video_id(video_id)}.json"
+
     @property
     def corpus(self) -> Path:
         return self.root / "corpus"
