@@ -176,3 +176,43 @@ def test_undecodable_packet_is_skipped(tmp_path: Path, caplog: pytest.LogCapture
     assert "skipped 1 undecodable packet" in caplog.text and "at 0.5 s" in caplog.text
     with pytest.raises(VideoDecodeError, match=r"decoding failed at 0\.5 s: invalid data"):
         list(iter_frames(p, fps=20, strict=True))
+
+
+def test_damage_is_reported_recorded_and_probed(
+    bad: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A truncated file that still decodes: the report says so, extract records it ``ok`` with
+    ``warnings`` and the decoded duration, and ``probe`` shows it (on the file with decode=true, and
+    on the work directory)."""
+    from videobert.features.extract import extract
+    from videobert.utils.manifest import Manifest
+    from videobert.video import DecodeReport
+
+    report = DecodeReport()
+    n = len(list(iter_frames(bad["trunc_mkv"], fps=20, report=report)))
+    assert report.declared == pytest.approx(3.0, abs=0.05) and report.decoded == pytest.approx(n / 20, abs=0.06)
+    assert len(report.warnings) == 1 and report.warnings[0].startswith("truncated: decoded")
+    clean = DecodeReport()
+    list(iter_frames(bad["good_mkv"], fps=20, report=clean))
+    assert clean.warnings == [] and clean.decoded == pytest.approx(3.0, abs=0.01)
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for name in ("good_mkv", "trunc_mkv"):
+        (videos / bad[name].name).write_bytes(bad[name].read_bytes())
+    work = tmp_path / "work"
+    spec = ClipSpec(fps=10, frames=5)
+    extract(videos, work, backbone="classical", clips=spec, progress=False, num_workers=0)
+    recs = Manifest(work).latest("extract/classical")
+    assert recs["good"]["status"] == "ok" and "warnings" not in recs["good"]
+    assert recs["good"]["decoded_duration"] == pytest.approx(3.0, abs=0.01)
+    assert recs["trunc"]["status"] == "ok" and recs["trunc"]["warnings"][0].startswith("truncated: decoded")
+    assert recs["trunc"]["decoded_duration"] < recs["trunc"]["duration"] - 0.5
+
+    for argv, needle in ((["probe", str(work)], "trunc\t"), (["probe", str(videos), "decode=true"], "trunc\t")):
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            assert cli_main(argv) == 0
+        damaged = [r.getMessage() for r in caplog.records if "DAMAGED" in r.getMessage()]
+        assert len(damaged) == 1 and damaged[0].startswith(needle) and "truncated: decoded" in damaged[0]
+        assert "1 damaged" in caplog.text

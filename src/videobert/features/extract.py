@@ -7,6 +7,9 @@ For each video: decode at the backbone's size on the pipeline's clip grid (``Cli
 * ``features/<backbone>/<video_id>.npy``: float16 (n_clips, D), one feature row per clip
   (written last: its existence means the video is finished);
 * one ``manifest.jsonl`` record (stage ``extract/<backbone>``), ``ok`` or ``skipped`` with the reason;
+  an ``ok`` record carries the declared ``duration`` and the ``decoded_duration``, and a damaged
+  video that still decoded in part (truncated, undecodable packets, a demuxer error mid-stream)
+  is ``ok`` with ``warnings`` saying what was wrong (``videobert probe WORK`` lists them);
 
 all atomically, so a killed job resumes where it stopped and produces the same bytes. Decoding and
 preprocessing run in ``num_workers`` producer threads (PyAV and torch release the GIL), overlapped
@@ -142,13 +145,14 @@ def _produce_video(
 ) -> Iterator[_Item]:
     """Decode one video into prepared batches; ends with an ``end`` or ``error`` item."""
     from videobert.video.clips import iter_clips
-    from videobert.video.decode import probe
+    from videobert.video.decode import DecodeReport, probe
 
     try:
         info = probe(path)
         frames: list[np.ndarray] = []
         times: list[tuple[float, float]] = []
-        for clip in iter_clips(path, clip_spec, size=backbone.decode_size):
+        report = DecodeReport()
+        for clip in iter_clips(path, clip_spec, size=backbone.decode_size, report=report):
             frames.append(clip.frames)
             times.append((clip.start, clip.end))
             if len(frames) == batch_size:
@@ -156,7 +160,10 @@ def _produce_video(
                 frames, times = [], []
         if frames:
             yield _Item("batch", video_id, backbone.prepare(np.stack(frames)), times)
-        yield _Item("end", video_id, {"duration": float(info.duration), "fps": float(info.fps)})
+        end = {"duration": float(info.duration), "fps": float(info.fps), "decoded_duration": round(report.decoded, 3)}
+        if report.warnings:  # damaged but usable: recorded "ok" with what was wrong
+            end["warnings"] = list(report.warnings)
+        yield _Item("end", video_id, end)
     except Exception as exc:  # a bad video is recorded and skipped; the run goes on
         reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
         if not isinstance(exc, VideoBertError):

@@ -3,6 +3,7 @@
 from videobert.video.clips import Clip, ClipSpec, clip_starts, clip_times, iter_clips
 from videobert.video.decode import (
     VIDEO_EXTENSIONS,
+    DecodeReport,
     VideoInfo,
     index_videos,
     iter_frames,
@@ -19,6 +20,7 @@ __all__ = [
     "VIDEO_EXTENSIONS",
     "Clip",
     "ClipSpec",
+    "DecodeReport",
     "VideoInfo",
     "clip_starts",
     "clip_times",

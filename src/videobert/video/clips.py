@@ -24,7 +24,7 @@ from typing import Literal
 
 import numpy as np
 
-from videobert.video.decode import Size, iter_frames
+from videobert.video.decode import DecodeReport, Size, iter_frames
 
 
 @dataclass(frozen=True)
@@ -121,6 +121,7 @@ def iter_clips(
     size: Size = None,
     *,
     strict: bool = False,
+    report: DecodeReport | None = None,
 ) -> Iterator[Clip]:
     """Stream the clips of a video (memory: one clip's frames plus one frame).
 
@@ -129,6 +130,7 @@ def iter_clips(
         spec: clip length, stride, fps and partial policy.
         size: frame size (see :func:`videobert.video.decode.iter_frames`).
         strict: passed to :func:`iter_frames` (raise on truncated / partly corrupt files).
+        report: passed to :func:`iter_frames`: filled with durations and decoding warnings.
 
     Yields:
         :class:`Clip` objects in time order; ``clip.frames`` is ``(spec.frames, H, W, 3)`` uint8.
@@ -140,7 +142,7 @@ def iter_clips(
     window: deque[np.ndarray] = deque(maxlen=length)  # the latest `length` grid frames
     n = 0  # grid frames seen
     index = 0  # next clip
-    for _t, frame in iter_frames(path, fps=spec.fps, size=size, strict=strict):
+    for _t, frame in iter_frames(path, fps=spec.fps, size=size, strict=strict, report=report):
         window.append(frame)
         n += 1
         start = index * step

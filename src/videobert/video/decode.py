@@ -39,7 +39,7 @@ import logging
 import math
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
@@ -67,6 +67,22 @@ Size = int | tuple[int, int] | None
 
 # Errors PyAV raises for bad data; all are turned into VideoDecodeError.
 _AV_ERRORS: tuple[type[BaseException], ...] = (av.error.FFmpegError, EOFError)
+
+
+@dataclass
+class DecodeReport:
+    """What decoding one video found, filled in by :func:`iter_frames` as it goes.
+
+    Attributes:
+        declared: the duration the file declares (s; video stream's, else the container's; 0: none).
+        decoded: how far frames decoded (s): the last frame's time plus its duration.
+        warnings: one line per problem that did not stop decoding ("truncated: decoded 3.2 s of
+            10.0 s ...", "skipped 2 undecodable packet(s) ...", "decoding failed at 3.2 s: ...").
+    """
+
+    declared: float = 0.0
+    decoded: float = 0.0
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -344,6 +360,7 @@ def iter_frames(
     size: Size = None,
     *,
     strict: bool = False,
+    report: DecodeReport | None = None,
 ) -> Iterator[tuple[float, np.ndarray]]:
     """Stream ``(t, frame)`` pairs on the grid ``t_k = k / fps`` (see the module docstring).
 
@@ -353,6 +370,7 @@ def iter_frames(
         size: ``None`` keeps the display size, an int sets the short side (aspect kept), ``(h, w)`` is exact.
         strict: raise :class:`VideoDecodeError` on a mid-stream decoding error or a truncated stream,
             instead of yielding what decodes and logging a warning.
+        report: filled with the declared and decoded durations and every warning (for the manifest).
 
     Yields:
         ``t`` (float seconds, ``k / fps``) and an RGB uint8 array ``(H, W, 3)``.
@@ -369,6 +387,8 @@ def iter_frames(
         src_fps = _stream_fps(stream)
         declared = _declared_duration(container, stream)
         t0 = _stream_t0(stream)
+        report = report if report is not None else DecodeReport()
+        report.declared = float(declared)
 
         k = 0  # next grid index
         prev: av.VideoFrame | None = None  # latest decoded frame
@@ -413,19 +433,18 @@ def iter_frames(
             if prev is None or strict:
                 raise VideoDecodeError(p, error) from exc
             log.warning("%s: %s; keeping the %.1f s that decoded", p, error, where)
+            report.warnings.append(f"{error}; kept the {where:.1f} s that decoded")
 
         if prev is None:
             if skipped.count:
                 raise VideoDecodeError(p, f"no decodable video frames ({skipped.first_reason})")
             raise VideoDecodeError(p, "no decodable video frames")
         if skipped.count:
-            log.warning(
-                "%s: skipped %d undecodable packet(s) (first: %s); earlier frames fill the gaps",
-                p,
-                skipped.count,
-                skipped.first_reason,
-            )
+            msg = f"skipped {skipped.count} undecodable packet(s) (first: {skipped.first_reason}); earlier frames fill the gaps"
+            log.warning("%s: %s", p, msg)
+            report.warnings.append(msg)
         end = prev_t + last_dur
+        report.decoded = float(end)
         if error is None and declared > 0:
             slack = max(_TRUNCATION_SLACK, 2.0 * last_dur)
             if end < declared - slack:
@@ -433,6 +452,7 @@ def iter_frames(
                 if strict:
                     raise VideoDecodeError(p, msg)
                 log.warning("%s: %s", p, msg)
+                report.warnings.append(msg)
         while k / fps < end - _EPS:
             if prev_arr is None:
                 prev_arr = convert(prev)
@@ -589,6 +609,7 @@ def scan_folder(folder: str | os.PathLike[str]) -> tuple[list[VideoInfo], list[t
 
 __all__ = [
     "VIDEO_EXTENSIONS",
+    "DecodeReport",
     "VideoInfo",
     "index_videos",
     "iter_frames",
