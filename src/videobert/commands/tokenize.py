@@ -14,6 +14,7 @@ import logging
 from videobert.commands.dialect import Command, add_command, annotations_argument, work_argument
 from videobert.config import kwargs_of
 from videobert.data.corpus import TokenizeConfig
+from videobert.errors import StageMissingError
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ STAT_KEYS = (
     "mean_words",
     "pairs",
     "video_only_rows",
+    "videos_without_transcript",
     "skipped_entries",
     "train_videos",
     "val_videos",
@@ -41,7 +43,7 @@ def _arguments(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="folder searched recursively for <video_id>.{srt,vtt,json} (default: beside the source videos)",
     )
-    annotations_argument(p, "YouCook2-layout JSON; its 'subset' decides train/val")
+    annotations_argument(p, "YouCook2-layout JSON; its 'subset' decides train/val (default: WORK/annotations.json if any)")
 
 
 def _run(args: argparse.Namespace, cfg: TokenizeConfig) -> int:
@@ -49,9 +51,14 @@ def _run(args: argparse.Namespace, cfg: TokenizeConfig) -> int:
     from videobert.workdir import WorkDir
 
     work = WorkDir(args.work).require()
-    stats = build_corpus(
-        work.root, transcripts_dir=args.transcripts, annotations=args.annotations, **kwargs_of(cfg)
-    )
+    annotations = args.annotations
+    if annotations is None:  # the file the tasks will evaluate with decides the split too
+        try:
+            annotations = work.annotations()
+            log.info("using %s for the train/validation split (its 'subset')", annotations)
+        except StageMissingError:
+            annotations = None
+    stats = build_corpus(work.root, transcripts_dir=args.transcripts, annotations=annotations, **kwargs_of(cfg))
     for key in STAT_KEYS:
         value = stats[key]
         log.info("  %-24s %s", key, f"{value:.2f}" if isinstance(value, float) else value)

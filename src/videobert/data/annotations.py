@@ -72,6 +72,48 @@ def subsets(db: Database) -> dict[str, str]:
     return {str(k): str(v["subset"]) for k, v in db.items() if v.get("subset")}
 
 
+def coverage(db: Database, available: set[str] | list[str], what: str = "visual words", limit: int = 5) -> dict[str, Any]:
+    """How many annotated videos are ``available`` (a user's download holds part of YouCook2), per subset.
+
+    Returns:
+        ``{"annotated", "found", "missing", "first_missing": [up to limit ids], "what",
+        "by_subset": {subset: {"annotated", "found"}}, "unannotated": available ids the file does
+        not name}``.
+    """
+    have = set(available)
+    by: dict[str, dict[str, int]] = {}
+    missing = []
+    for vid in sorted(db):
+        sub = normalize_subset(db[vid].get("subset") or "none")
+        row = by.setdefault(sub, {"annotated": 0, "found": 0})
+        row["annotated"] += 1
+        if vid in have:
+            row["found"] += 1
+        else:
+            missing.append(vid)
+    return {
+        "what": what,
+        "annotated": len(db),
+        "found": len(db) - len(missing),
+        "missing": len(missing),
+        "first_missing": missing[:limit],
+        "by_subset": by,
+        "unannotated": len(have - set(db)),
+    }
+
+
+def coverage_line(cov: dict[str, Any], source: object) -> str:
+    """One log line: ``annotations.json: 812 of 1,333 annotated videos have visual words (training
+    570/1,000, validation 242/333); missing e.g. a, b, c``."""
+    subs = ", ".join(f"{k} {v['found']:,}/{v['annotated']:,}" for k, v in sorted(cov["by_subset"].items()))
+    line = f"{source}: {cov['found']:,} of {cov['annotated']:,} annotated videos have {cov['what']} ({subs})"
+    if cov["missing"]:
+        line += f"; missing, first: {', '.join(cov['first_missing'])}"
+    if cov["unannotated"]:
+        line += f"; {cov['unannotated']:,} other video(s) are not in the file"
+    return line
+
+
 @dataclass
 class Video:
     """One annotated video with its visual words.
@@ -143,20 +185,15 @@ def load_videos(db: Database, work: WorkDir | str | os.PathLike[str], subset: st
     work = WorkDir.of(work)
     subset = None if subset is None else normalize_subset(subset)
     out = []
-    missing = 0
     for vid in sorted(db):
         entry = db[vid]
-        if subset is not None and entry.get("subset") != subset:
+        if subset is not None and normalize_subset(entry.get("subset") or "") != subset:
             continue
         if not usable_video_id(vid, "annotations"):
             continue
         tok = work.load_tokens(vid)
-        if tok is None:
-            missing += 1
-            continue
-        out.append(Video(vid, entry, tok[0], tok[1]))
-    if missing:
-        log.warning("%d %s video(s) have no visual words under %s; skipped", missing, subset or "annotated", work.tokens)
+        if tok is not None:
+            out.append(Video(vid, entry, tok[0], tok[1]))
     return out
 
 

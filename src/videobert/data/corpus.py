@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from videobert.data.alignment import align_sentence
-from videobert.data.annotations import load_annotations
+from videobert.data.annotations import coverage, coverage_line, load_annotations
 from videobert.data.annotations import subsets as annotation_subsets
 from videobert.errors import InputFileError, StageMissingError, TranscriptError, VideoBertError
 from videobert.text.sentences import SentenceConfig, segments_to_sentences
@@ -92,7 +92,8 @@ def _check_assignment_finished(work: WorkDir, vocab_cfg: dict[str, Any], video_i
 
 def transcripts_beside_videos(work: WorkDir, video_ids: list[str] | None = None) -> dict[str, Path]:
     """Transcripts beside each video's source file (from the manifest): ``name.srt`` etc. beside
-    ``name.mp4``, or language-tagged ``name.en.vtt`` (see ``choose_transcript``)."""
+    ``name.mp4``, or language-tagged ``name.en.vtt`` (see ``choose_transcript``); else
+    ``videobert transcribe``'s ``WORK/transcripts/<id>.json``."""
     import glob
 
     out: dict[str, Path] = {}
@@ -103,6 +104,9 @@ def transcripts_beside_videos(work: WorkDir, video_ids: list[str] | None = None)
         chosen = choose_transcript(src.stem, transcript_candidates(files, [p.stem for p in files]))
         if chosen is not None:
             out[vid] = chosen
+    for vid in video_ids if video_ids is not None else work.token_ids():  # `videobert transcribe`'s
+        if vid not in out and work.transcript_file(vid).is_file():
+            out[vid] = work.transcript_file(vid)
     return out
 
 
@@ -268,8 +272,19 @@ def build_corpus(
     transcripts = (
         find_transcripts(transcripts_dir, video_ids) if transcripts_dir is not None else transcripts_beside_videos(work, video_ids)
     )
-    subsets = annotation_subsets(load_annotations(annotations)) if annotations is not None else {}
-    train_ids, val_ids = split_videos(video_ids, subsets, val_fraction, seed)
+    db = load_annotations(annotations) if annotations is not None else {}
+    train_ids, val_ids = split_videos(video_ids, annotation_subsets(db), val_fraction, seed)
+    without = [v for v in video_ids if v not in transcripts]
+    where = transcripts_dir if transcripts_dir is not None else f"beside the videos and in {work.transcripts}"
+    if not transcripts:
+        log.warning(
+            "none of the %d videos has a transcript (looked %s): the corpus is video-only (no text, no "
+            "alignment); pass --transcripts DIR or caption.json, or run `videobert transcribe`",
+            len(video_ids), where,
+        )  # fmt: skip
+    elif without:
+        log.warning("%d of %d videos have no transcript (first: %s): they give video-only rows",
+                    len(without), len(video_ids), ", ".join(without[:5]))  # fmt: skip
 
     out_dir = work.corpus
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -289,7 +304,12 @@ def build_corpus(
         "text_vocab_size": tokenizer.text_vocab_size,
         "seed": seed,
         "val_fraction": val_fraction,
+        "videos_without_transcript": len(without),
+        "first_without_transcript": without[:10],
     }
+    if annotations is not None:
+        stats["annotations"] = coverage(db, video_ids)
+        log.info("%s", coverage_line(stats["annotations"], annotations))
     sinks: dict[str, _ParquetSink] = {}
     tmp_paths: dict[str, Path] = {}
     manifest = work.manifest

@@ -27,7 +27,17 @@ from typing import Any
 
 import numpy as np
 
-from videobert.data.annotations import Database, Segment, Video, load_annotations, load_videos, segments_of
+from videobert.data.annotations import (
+    Database,
+    Segment,
+    Video,
+    coverage,
+    coverage_line,
+    load_annotations,
+    load_videos,
+    normalize_subset,
+    segments_of,
+)
 from videobert.errors import VideoBertError
 from videobert.utils.io import atomic_write_bytes, atomic_write_json
 from videobert.utils.registry import Registry
@@ -77,6 +87,8 @@ class TaskInputs:
         thumbs: visual word -> (H, W, 3) uint8 nearest frame (the gallery's), for drawn examples.
         narration: video id -> narration sentences (the tasks that read what is said).
         video_paths: video id -> source video file (for real frames in drawn examples).
+        coverage: how many annotated videos have visual words, per subset, and the first missing
+            (:func:`videobert.data.annotations.coverage`); written into the task's report.
     """
 
     videos: list[Video]
@@ -87,6 +99,7 @@ class TaskInputs:
     thumbs: dict[int, np.ndarray] = field(default_factory=dict)
     narration: dict[str, list[str]] = field(default_factory=dict)
     video_paths: dict[str, Path] = field(default_factory=dict)
+    coverage: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -191,10 +204,14 @@ def load_task_inputs(work: WorkDir, annotations: str | os.PathLike[str], cfg: An
     db = load_annotations(annotations)
     videos = load_videos(db, work, cfg.subset)
     train = load_videos(db, work, cfg.train_subset) if cfg.train_subset != cfg.subset else videos
-    log.info(
-        "%s: %d %s and %d %s video(s) with visual words (of %d annotated)",
-        annotations, len(videos), cfg.subset, len(train), cfg.train_subset, len(db),
-    )  # fmt: skip
+    cov = coverage(db, work.token_ids())
+    log.info("%s", coverage_line(cov, annotations))
+    log.info("evaluated on %d %s video(s), trained on %d %s video(s)", len(videos), cfg.subset, len(train), cfg.train_subset)
+    hint = f"({coverage_line(cov, 'annotations')}); are the video files named by their annotation ids?"
+    if not videos:
+        raise VideoBertError(f"{annotations}: no {normalize_subset(cfg.subset)} video of the annotations has visual words in {work.tokens} {hint}")
+    if not train:
+        log.warning("%s: no %s video has visual words %s", annotations, normalize_subset(cfg.train_subset), hint)
     return TaskInputs(
         videos=videos,
         train_videos=train,
@@ -202,6 +219,7 @@ def load_task_inputs(work: WorkDir, annotations: str | os.PathLike[str], cfg: An
         train_segments=segments_of(train),
         annotations=db,
         thumbs=load_thumbnails(work),
+        coverage=cov,
     )
 
 
@@ -273,7 +291,7 @@ def run_task(
     inputs = task.inputs(work, ann, cfg)
     report = task.run(model, tokenizer, inputs, cfg)
     log_report(report)
-    path = write_report(work, report, checkpoint=str(ckpt), annotations=str(ann))
+    path = write_report(work, report, checkpoint=str(ckpt), annotations=str(ann), coverage=inputs.coverage)
     return report, path
 
 
