@@ -15,8 +15,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
+
+import numpy as np
 
 from videobert.errors import VideoBertError
 
@@ -71,12 +73,17 @@ def score_caption_sets(
     systems: Mapping[str, Mapping[Hashable, str]],
     meteor: bool = True,
     tokenizer: str = "java",
+    per_item: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, dict[str, float]]:
     """:func:`score_captions` for several systems on the same references, starting each JVM once.
 
     Args:
         refs: item id -> reference captions.
         systems: system name -> (item id -> its caption), each with exactly the ids of ``refs``.
+        per_item: when given, filled with system name -> metric -> per-item scores float64 (n,) in
+            the order of ``refs`` (METEOR, ROUGE-L, CIDEr: the corpus score is their mean) and, for
+            BLEU (a corpus statistic, not a mean), ``BLEU-k`` -> a function of resampled item
+            indices (:func:`bleu_statistic`): what bootstrap intervals need.
 
     Returns:
         system name -> the metric dict of :func:`score_captions` (identical numbers).
@@ -135,16 +142,56 @@ def score_caption_sets(
             bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
             for n, value in enumerate(bleu, 1):
                 scores[f"BLEU-{n}"] = float(value)
+            items: dict[str, Any] = {}
             if meteor_scorer is not None:
-                scores["METEOR"] = float(meteor_scorer.compute_score(gts, res)[0])
-            scores["ROUGE-L"] = float(Rouge().compute_score(gts, res)[0])
-            scores["CIDEr"] = float(Cider().compute_score(gts, res)[0])
+                value, each = meteor_scorer.compute_score(gts, res)
+                scores["METEOR"], items["METEOR"] = float(value), each
+            value, each = Rouge().compute_score(gts, res)
+            scores["ROUGE-L"], items["ROUGE-L"] = float(value), each
+            value, each = Cider().compute_score(gts, res)
+            scores["CIDEr"], items["CIDEr"] = float(value), each
             out[name] = scores
+            if per_item is not None:
+                stats = bleu_stats(gts, res)
+                per_item[name] = {k: np.asarray(v, dtype=np.float64) for k, v in items.items()}
+                per_item[name] |= {f"BLEU-{n}": bleu_statistic(stats, n) for n in range(1, 5)}
             log.debug("%s: caption scores on %d items: %s", name, len(keys), scores)
     finally:
         if meteor_scorer is not None:
             _close_meteor(meteor_scorer)
     return out
+
+
+def bleu_stats(gts: Mapping[int, list[str]], res: Mapping[int, list[str]], n: int = 4) -> np.ndarray:
+    """BLEU's sufficient statistics per item, float64 (items, 2 + 2n): test length, closest reference
+    length, then n-gram guesses and matches for 1..n, as pycocoevalcap's BleuScorer counts them."""
+    from pycocoevalcap.bleu.bleu_scorer import BleuScorer
+
+    scorer = BleuScorer(n=n)
+    keys = list(gts)
+    for k in keys:
+        scorer += (res[k][0], gts[k])
+    rows = []
+    for comps in scorer.ctest:
+        reflen = min((abs(r - comps["testlen"]), r) for r in comps["reflen"])[1]
+        rows.append([comps["testlen"], reflen, *comps["guess"], *comps["correct"]])
+    return np.asarray(rows, dtype=np.float64).reshape(len(keys), 2 + 2 * n)
+
+
+def bleu_from_stats(totals: np.ndarray, order: int, n: int = 4) -> np.ndarray:
+    """Corpus BLEU-``order`` from summed statistics (..., 2 + 2n) (pycocoevalcap's formula and smoothing)."""
+    tiny, small = 1e-15, 1e-9
+    totals = np.asarray(totals, dtype=np.float64)
+    guess, correct = totals[..., 2 : 2 + n], totals[..., 2 + n :]
+    log_p = np.log((correct[..., :order] + tiny) / (guess[..., :order] + small)).sum(axis=-1) / order
+    ratio = (totals[..., 0] + tiny) / (totals[..., 1] + small)
+    penalty = np.where(ratio < 1, 1 - 1 / ratio, 0.0)
+    return np.exp(log_p + penalty)
+
+
+def bleu_statistic(stats: np.ndarray, order: int) -> Callable[[np.ndarray], float]:
+    """Corpus BLEU-``order`` of the items at given indices (a bootstrap unit statistic)."""
+    return lambda idx: float(bleu_from_stats(stats[np.asarray(idx)].sum(axis=0), order))
 
 
 def _tokenize(captions: dict[Any, list[dict[str, str]]], tokenizer: str) -> dict[Any, list[str]]:

@@ -39,6 +39,7 @@ from videobert.data.annotations import (
     segments_of,
 )
 from videobert.errors import VideoBertError
+from videobert.eval.intervals import Intervals
 from videobert.utils.io import atomic_write_bytes, atomic_write_json
 from videobert.utils.registry import Registry
 from videobert.workdir import WorkDir
@@ -117,6 +118,8 @@ class TaskReport:
         images: file name -> PNG bytes, written to ``reports/<task>/<name>``.
         figures: names of ``images`` shown as the task's figures (charts).
         details: further JSON-able results (per class, other systems, the raw scores...).
+        intervals: 95% bootstrap intervals of the metrics, the baseline and their difference over
+            the n units (:func:`videobert.eval.intervals.unit_intervals`).
     """
 
     task: str
@@ -129,6 +132,7 @@ class TaskReport:
     images: dict[str, bytes] = field(default_factory=dict)
     figures: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    intervals: Intervals | None = None
 
     def image_ref(self, name: str) -> str:
         """The report-relative path of image ``name`` (``<task>/<name>``)."""
@@ -147,6 +151,7 @@ class TaskReport:
                 {**e, "image": self.image_ref(e["image"])} if e.get("image") else e for e in self.examples
             ],
             "figures": [self.image_ref(f) for f in self.figures],
+            "intervals": self.intervals.to_json() if self.intervals is not None else None,
         }
         clash = set(self.details) & set(payload)
         if clash:

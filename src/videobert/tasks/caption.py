@@ -33,6 +33,7 @@ from videobert.data.annotations import Segment
 from videobert.errors import VideoBertError
 from videobert.eval.baselines import nearest_neighbour_captions
 from videobert.eval.captions import java_available, score_caption_sets
+from videobert.eval.intervals import unit_intervals
 from videobert.model.inference import batched, model_device
 from videobert.tasks.base import Task, TaskConfig, TaskInputs, TaskReport, register_task
 from videobert.tasks.strips import StripRow, render_strip, word_tiles
@@ -486,6 +487,7 @@ def caption(model: Any, tokenizer: Any, inputs: TaskInputs, cfg: CaptionConfig |
     nn_caps = nearest_neighbour_captions(train, segs, int(model.config.num_visual_words))
     keys = [f"{s.video_id}#{s.index}" for s in segs]
     refs = {k: [s.sentence] for k, s in zip(keys, segs, strict=True)}
+    per_item: dict[str, dict[str, Any]] = {}
     systems = score_caption_sets(
         refs,
         {
@@ -495,6 +497,7 @@ def caption(model: Any, tokenizer: Any, inputs: TaskInputs, cfg: CaptionConfig |
         },
         meteor=bool(meteor),
         tokenizer="auto",
+        per_item=per_item,
     )
     log.info(
         "caption: CIDEr %.3f / BLEU-4 %.4f (beam), %.3f / %.4f (greedy), nearest neighbour %.3f / %.4f",
@@ -502,7 +505,8 @@ def caption(model: Any, tokenizer: Any, inputs: TaskInputs, cfg: CaptionConfig |
         systems["greedy"]["BLEU-4"], systems["nearest_neighbour"]["CIDEr"], systems["nearest_neighbour"]["BLEU-4"],
     )  # fmt: skip
     details = {"systems": systems, "training": info, **({"notes": notes} if notes else {})}
-    report = TaskReport(TASK, systems["beam"], systems["nearest_neighbour"], "nearest-neighbour caption", len(segs), asdict(cfg), details=details)
+    intervals = unit_intervals(per_item["beam"], per_item["nearest_neighbour"], n=len(segs), seed=cfg.seed)
+    report = TaskReport(TASK, systems["beam"], systems["nearest_neighbour"], "nearest-neighbour caption", len(segs), asdict(cfg), details=details, intervals=intervals)
     for j, i in enumerate(evenly_spaced(len(segs), cfg.n_examples)):
         s = segs[i]
         words = s.visual_words[:8]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ from tqdm import tqdm
 
 from videobert.data.annotations import Video
 from videobert.errors import VideoBertError
+from videobert.eval.intervals import unit_intervals
 from videobert.eval.metrics import confusion_matrix, precision_recall_f1
 from videobert.model.inference import TopStack, lower_forward
 from videobert.tasks.base import Task, TaskConfig, TaskInputs, TaskReport, register_task
@@ -295,7 +297,12 @@ def classify(model: Any, tokenizer: Any, inputs: TaskInputs, cfg: ClassifyConfig
         "confusion": cm.tolist(),
         "per_class": {k: prf[k] for k in ("precision", "recall", "f1", "support")},
     }
-    return TaskReport(TASK, metrics, chance, "chance", len(test), asdict(cfg), examples, images, list(images), details)
+    def macro(key: str) -> Callable[[np.ndarray], float]:
+        return lambda idx: float(precision_recall_f1(truth[idx], pred[idx], len(classes))[key])
+
+    per_video = {"accuracy": (pred == truth).astype(np.float64), **{k: macro(k) for k in ("macro_precision", "macro_recall", "macro_f1")}}
+    intervals = unit_intervals(per_video, chance, n=len(test), seed=cfg.seed)  # cv_accuracy: not on the test videos
+    return TaskReport(TASK, metrics, chance, "chance", len(test), asdict(cfg), examples, images, list(images), details, intervals)
 
 
 register_task(Task(TASK, "video classification (recipe_type), k-fold CV over a grid", ClassifyConfig, classify))

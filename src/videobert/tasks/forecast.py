@@ -21,6 +21,7 @@ import torch
 
 from videobert.errors import VideoBertError
 from videobert.eval.baselines import word_frequencies
+from videobert.eval.intervals import unit_intervals
 from videobert.model.inference import next_visual_word_logits
 from videobert.tasks.base import Task, TaskConfig, TaskInputs, TaskReport, register_task
 from videobert.tasks.strips import StripRow, render_strip, word_tiles
@@ -128,7 +129,14 @@ def forecast(model: Any, tokenizer: Any, inputs: TaskInputs, cfg: ForecastConfig
     basek = float(np.isin(targets_arr, freq_top).mean())
     key_k = f"top{cfg.k}"
     metrics, baseline = {"top1": hit1, key_k: hitk}, {"top1": base1, key_k: basek}
-    report = TaskReport(TASK, metrics, baseline, "most frequent training words", len(targets), asdict(cfg))
+    per_position = {"top1": top[:, 0] == targets_arr, key_k: (top == targets_arr[:, None]).any(axis=1)}
+    per_base = {"top1": targets_arr == freq_top[0], key_k: np.isin(targets_arr, freq_top)}
+    of_video = np.array([vid for vid, _ in where])  # positions of one video are not independent: resample videos
+    intervals = unit_intervals(
+        {k: v.astype(np.float64) for k, v in per_position.items()},
+        {k: v.astype(np.float64) for k, v in per_base.items()}, clusters=of_video, seed=cfg.seed,
+    )  # fmt: skip
+    report = TaskReport(TASK, metrics, baseline, "most frequent training words", len(targets), asdict(cfg), intervals=intervals)
     log.info(
         "forecast: top1 %.3f (freq %.3f), %s %.3f (freq %.3f) on %d positions",
         hit1,

@@ -28,7 +28,8 @@ from tqdm import tqdm
 
 from videobert.data.annotations import Segment
 from videobert.errors import VideoBertError
-from videobert.eval.metrics import retrieval_chance, retrieval_metrics, topk_predictions
+from videobert.eval.intervals import unit_intervals
+from videobert.eval.metrics import retrieval_chance, retrieval_metrics, target_ranks, topk_predictions
 from videobert.model.inference import TopStack, batched, lower_forward
 from videobert.tasks.base import Task, TaskConfig, TaskInputs, TaskReport, register_task
 from videobert.utils.arrays import evenly_spaced
@@ -208,12 +209,17 @@ def retrieve(model: Any, tokenizer: Any, inputs: TaskInputs, cfg: RetrieveConfig
     metrics: dict[str, float] = {}
     chance: dict[str, float] = {}
     base_chance = retrieval_chance(len(segs), cfg.ks)
+    per_query: dict[str, Any] = {}  # metric -> per-segment scores, or a statistic of the resampled segments
     for name, mat in (("zs", zs), ("ft", ft)):
         if mat is None:
             continue
         for k, v in retrieval_metrics(mat, cfg.ks).items():
             metrics[f"{name}_{k}"] = v
             chance[f"{name}_{k}"] = base_chance[k]
+        for direction, m in (("t2v", mat), ("v2t", mat.T)):  # segment i is the query of row i / column i
+            ranks = target_ranks(m, np.arange(len(segs)))
+            per_query |= {f"{name}_{direction}_R@{k}": (ranks <= k).astype(np.float64) for k in cfg.ks}
+            per_query[f"{name}_{direction}_median_rank"] = lambda idx, r=ranks: float(np.median(r[idx]))
     best = ft if ft is not None else zs
     top = topk_predictions(best, 3)
     examples = []
@@ -231,7 +237,8 @@ def retrieve(model: Any, tokenizer: Any, inputs: TaskInputs, cfg: RetrieveConfig
         )
     log.info("retrieve on %d segments: %s", len(segs), {k: round(v, 3) for k, v in metrics.items()})
     details = {"n_train": len(train_segments) if scorer is not None else 0}
-    return TaskReport(TASK, metrics, chance, "chance", len(segs), asdict(cfg), examples, details=details)
+    intervals = unit_intervals(per_query, chance, n=len(segs), seed=cfg.seed)
+    return TaskReport(TASK, metrics, chance, "chance", len(segs), asdict(cfg), examples, details=details, intervals=intervals)
 
 
 register_task(Task(TASK, "text<->video retrieval, zero-shot and fine-tuned", RetrieveConfig, retrieve))

@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from videobert.data.annotations import Database
 from videobert.errors import VideoBertError
+from videobert.eval.intervals import unit_intervals
 from videobert.model.inference import alignment_log_probs
 from videobert.tasks.base import Task, TaskConfig, TaskInputs, TaskReport, load_task_inputs, register_task
 from videobert.tasks.strips import StripRow, fit_tile, render_strip, word_tiles
@@ -284,7 +285,9 @@ def summarize(
         chance["step_coverage"],
         len(vids),
     )
-    return TaskReport(TASK, metrics, chance, "random clips", len(vids), asdict(cfg), examples, images)
+    per_video = {"in_segment": o[:, 0], "step_coverage": o[:, 1]}
+    intervals = unit_intervals(per_video, {"in_segment": r[:, 0], "step_coverage": r[:, 1]}, seed=cfg.seed)
+    return TaskReport(TASK, metrics, chance, "random clips", len(vids), asdict(cfg), examples, images, intervals=intervals)
 
 
 def _captioner(model: Any, tokenizer: Any, inputs: TaskInputs) -> Callable[[list[np.ndarray]], list[str]]:

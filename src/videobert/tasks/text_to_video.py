@@ -20,6 +20,7 @@ import numpy as np
 
 from videobert.errors import VideoBertError
 from videobert.eval.baselines import word_frequencies
+from videobert.eval.intervals import unit_intervals
 from videobert.model.inference import fill_visual_masks
 from videobert.tasks.base import Task, TaskConfig, TaskInputs, TaskReport, register_task
 from videobert.tasks.strips import StripRow, render_strip, word_tiles
@@ -54,18 +55,23 @@ class TextToVideoConfig(TaskConfig):
     n_examples: int = 4
 
 
-def overlap_scores(generated: Sequence[np.ndarray], truths: Sequence[np.ndarray]) -> dict[str, float]:
-    """``precision``: mean fraction of generated words found in the truth; ``recall``: mean fraction
-    of the truth's distinct words generated. Both in [0, 1], averaged over items."""
-    prec, rec = [], []
-    for g, t in zip(generated, truths, strict=True):
+def overlap_per_item(generated: Sequence[np.ndarray], truths: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+    """Per item, float64 (n,): ``precision`` (fraction of generated words found in the truth) and
+    ``recall`` (fraction of the truth's distinct words generated); NaN where either is empty."""
+    out = {"precision": np.full(len(truths), np.nan), "recall": np.full(len(truths), np.nan)}
+    for i, (g, t) in enumerate(zip(generated, truths, strict=True)):
         g, t = np.asarray(g), np.asarray(t)
-        if len(g) == 0 or len(t) == 0:
-            continue
-        prec.append(float(np.isin(g, t).mean()))
-        uniq = np.unique(t)
-        rec.append(float(np.isin(uniq, g).mean()))
-    return {"precision": float(np.mean(prec)) if prec else 0.0, "recall": float(np.mean(rec)) if rec else 0.0}
+        if len(g) and len(t):
+            out["precision"][i] = np.isin(g, t).mean()
+            out["recall"][i] = np.isin(np.unique(t), g).mean()
+    return out
+
+
+def overlap_scores(generated: Sequence[np.ndarray], truths: Sequence[np.ndarray]) -> dict[str, float]:
+    """``precision`` and ``recall`` of :func:`overlap_per_item`, averaged over the items that have
+    both (0.0 when none), in [0, 1]."""
+    per = overlap_per_item(generated, truths)
+    return {k: float(np.nanmean(v)) if (~np.isnan(v)).any() else 0.0 for k, v in per.items()}
 
 
 def text_to_video(
@@ -96,6 +102,7 @@ def text_to_video(
         max_text_tokens=cfg.max_text_tokens,
     )
     truths = [np.asarray(s.visual_words, dtype=np.int64) for s in segs]
+    per_item = overlap_per_item(generated, truths)
     metrics = overlap_scores(generated, truths)
     freq = word_frequencies(
         [s.visual_words for s in inputs.train_segments], int(model.config.num_visual_words)
@@ -103,6 +110,7 @@ def text_to_video(
     freq_order = np.argsort(-freq, kind="stable")
     baseline = [freq_order[:c] for c in counts]
     chance = overlap_scores(baseline, truths)
+    intervals = unit_intervals(per_item, overlap_per_item(baseline, truths), seed=cfg.seed)
     log.info(
         "text-to-video: precision %.3f (freq %.3f), recall %.3f (freq %.3f) on %d segments",
         metrics["precision"],
@@ -111,7 +119,7 @@ def text_to_video(
         chance["recall"],
         len(segs),
     )
-    report = TaskReport(TASK, metrics, chance, "most frequent training words", len(segs), asdict(cfg))
+    report = TaskReport(TASK, metrics, chance, "most frequent training words", len(segs), asdict(cfg), intervals=intervals)
     for j, i in enumerate(evenly_spaced(len(segs), cfg.n_examples)):
         s = segs[i]
         ex: dict[str, Any] = {

@@ -28,7 +28,14 @@ import numpy as np
 import torch
 
 from videobert.errors import VideoBertError
-from videobert.eval.metrics import confusion_matrix, per_class_topk, topk_accuracy, topk_predictions
+from videobert.eval.intervals import unit_intervals
+from videobert.eval.metrics import (
+    confusion_matrix,
+    per_class_topk,
+    target_ranks,
+    topk_accuracy,
+    topk_predictions,
+)
 from videobert.model.inference import batched, model_device, text_logits
 from videobert.tasks.base import Task, TaskConfig, TaskInputs, TaskReport, register_task
 from videobert.tasks.charts import bar_chart
@@ -189,6 +196,7 @@ def zero_shot(
     n_classes: dict[str, int] = {}
     n_per_slot: dict[str, int] = {}
     preds: dict[str, np.ndarray] = {}
+    hits: dict[str, np.ndarray] = {}  # metric -> (len(usable),) 1/0 per segment, NaN: no such label
     for s_i, slot in enumerate(cfg.slots):
         index = {w: i for i, w in enumerate(vocab[slot])}
         rows = [i for i, seg in enumerate(usable) if getattr(seg, slot) and str(getattr(seg, slot)) in index]
@@ -198,8 +206,11 @@ def zero_shot(
         n_classes[slot] = c
         preds[slot] = topk_predictions(scores[s_i], max(cfg.topk))
         freq = np.sort(np.bincount(truth, minlength=c))[::-1] / max(len(truth), 1)
+        ranks = target_ranks(sc, truth)
         for k in cfg.topk:
             metrics[f"{slot}_top{k}"] = topk_accuracy(sc, truth, k)
+            hits[f"{slot}_top{k}"] = np.full(len(usable), np.nan)
+            hits[f"{slot}_top{k}"][rows] = ranks <= k
             if cfg.calibration != "none":
                 uncalibrated[f"{slot}_top{k}"] = topk_accuracy(raw_scores[s_i][rows], truth, k)
             chance[f"{slot}_top{k}"] = min(k, c) / c
@@ -241,7 +252,8 @@ def zero_shot(
         },
         **({"uncalibrated": uncalibrated} if cfg.calibration != "none" else {}),
     }
-    return TaskReport(TASK, metrics, chance, "chance", len(usable), asdict(cfg), examples, images, list(images), details)
+    intervals = unit_intervals(hits, chance, seed=cfg.seed)
+    return TaskReport(TASK, metrics, chance, "chance", len(usable), asdict(cfg), examples, images, list(images), details, intervals)
 
 
 register_task(Task(TASK, "zero-shot verb/noun action classification from a template", ZeroShotConfig, zero_shot))
