@@ -77,9 +77,13 @@ class PunctuationModel:
         batch_size: int = 8,
     ) -> None:
         if window < 1 or not 0 <= overlap < (window + 1) // 2 or batch_size < 1:
-            raise ValueError(f"need window >= 1, 0 <= overlap < window/2, batch_size >= 1; got {window}, {overlap}, {batch_size}")
+            raise ValueError(
+                f"need window >= 1, 0 <= overlap < window/2, batch_size >= 1; got {window}, {overlap}, {batch_size}"
+            )
         if not getattr(tokenizer, "is_fast", False):
-            raise VideoBertError(f"punctuation model {name}: needs a fast tokenizer (word_ids), got {type(tokenizer).__name__}")
+            raise VideoBertError(
+                f"punctuation model {name}: needs a fast tokenizer (word_ids), got {type(tokenizer).__name__}"
+            )
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.name = name
@@ -163,11 +167,18 @@ class PunctuationModel:
         no_label = next((i for i, lab in self.id2label.items() if _bare_label(lab) in {"0", "O"}), None)
         missing = sum(1 for x in out if x < 0)
         if missing:
-            log.warning("punctuation model %s: %d of %d words got no sub-word token; no boundary after them", self.name, missing, n)
+            log.warning(
+                "punctuation model %s: %d of %d words got no sub-word token; no boundary after them",
+                self.name,
+                missing,
+                n,
+            )
         return [x if x >= 0 else (no_label if no_label is not None else -1) for x in out]
 
 
-def _load(name: str, device: str | None, ends: tuple[str, ...], window: int, overlap: int, batch_size: int) -> PunctuationModel:
+def _load(
+    name: str, device: str | None, ends: tuple[str, ...], window: int, overlap: int, batch_size: int
+) -> PunctuationModel:
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
     local = _looks_like_path(name)
@@ -186,7 +197,9 @@ def _load(name: str, device: str | None, ends: tuple[str, ...], window: int, ove
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if local:
             raise InputFileError(src, f"punctuation model cannot be loaded: {first}") from exc
-        raise VideoBertError(f"punctuation model {name!r} cannot be loaded (not cached locally and no hub access?): {first}") from exc
+        raise VideoBertError(
+            f"punctuation model {name!r} cannot be loaded (not cached locally and no hub access?): {first}"
+        ) from exc
     import torch
 
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")

@@ -52,7 +52,9 @@ from videobert.text.transcripts import Segment
 _TERMINAL_RE = re.compile(r"[.?!]+[\"')\]]*$")
 _STRIP = ",.;:?!\"'()[]"
 #: Words ending in "." that do not end a sentence.
-_ABBREVIATIONS = frozenset({"mr.", "mrs.", "ms.", "dr.", "st.", "vs.", "e.g.", "i.e.", "approx.", "no.", "tbsp.", "tsp.", "oz."})
+_ABBREVIATIONS = frozenset(
+    {"mr.", "mrs.", "ms.", "dr.", "st.", "vs.", "e.g.", "i.e.", "approx.", "no.", "tbsp.", "tsp.", "oz."}
+)
 _SAME_WORD_S = 0.05  # timed words this close with the same text are one word shown twice
 _ROLL_S = 0.05  # a cue starting this soon after the previous one ends may repeat its last words
 
@@ -146,7 +148,9 @@ def _cue_tokens(segments: Sequence[Segment]) -> list[list[tuple[float, float, st
                 parts = w.text.split()
                 dur = max(w.end - w.start, 0.0)
                 for k, p in enumerate(parts):
-                    toks.append((w.start + dur * k / len(parts), w.start + dur * (k + 1) / len(parts), p, True))
+                    toks.append(
+                        (w.start + dur * k / len(parts), w.start + dur * (k + 1) / len(parts), p, True)
+                    )
             cues.append(toks)
             prev_words, prev_end = [t[2] for t in toks], max(prev_end, seg.end)
             continue
@@ -162,7 +166,9 @@ def _cue_tokens(segments: Sequence[Segment]) -> list[list[tuple[float, float, st
             end = nxt
         dur = max(end - seg.start, 0.0)
         n = len(words)
-        cues.append([(seg.start + dur * k / n, seg.start + dur * (k + 1) / n, t, False) for k, t in enumerate(words)])
+        cues.append(
+            [(seg.start + dur * k / n, seg.start + dur * (k + 1) / n, t, False) for k, t in enumerate(words)]
+        )
         prev_words = seg.text.split()
         prev_end = max(prev_end, seg.end)
     return cues
@@ -179,7 +185,10 @@ def _words(segments: Sequence[Segment], cfg: SentenceConfig) -> list[_Word]:
     pending_cue_start = False
     for _, _, _, (start, end, text, timed), first in flat:
         pending_cue_start = pending_cue_start or first
-        if timed and any(w.timed and _bare(w.text) == _bare(text) and abs(w.start - start) <= _SAME_WORD_S for w in out[-4:]):
+        if timed and any(
+            w.timed and _bare(w.text) == _bare(text) and abs(w.start - start) <= _SAME_WORD_S
+            for w in out[-4:]
+        ):
             continue
         if _bare(text) in fillers:
             # keep a sentence terminal that was attached to a filler ("so um.")
