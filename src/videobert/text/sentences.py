@@ -8,10 +8,12 @@ ASR cues are neither sentences nor reliably punctuated. The rules, in order:
    position (word ``k`` of ``n`` over ``[s, e)`` gets ``[s + (e-s)*k/n, s + (e-s)*(k+1)/n)``),
    where ``e`` is cut back to the next cue's start when cues overlap (HowTo100M's rolling lines:
    the display end is not the speech end). A cue that starts no later than 50 ms after the
-   previous one ends and repeats that cue's last ``k >= 2`` words first (rolling display) loses the
-   repeat; a timed word equal to one of the last few kept words within 50 ms is the same word
+   previous one ends and begins with that whole cue's words (rolling display) loses the repeat; a timed word equal to one of the last few kept words within 50 ms is the same word
    shown twice and is dropped. Times are then made monotonic: a word's start is never before the
    previous word's, a word's end is cut back to the next word's start, so no silence is negative.
+   Words timed by their starts only (YouTube: each lasts until the next begins, at least 90% of
+   neighbours touch) are cut back to 1.5x the duration their length predicts (the transcript's
+   median seconds per character), so a silence folded into a word shows as silence.
    Filler words (``SentenceConfig.fillers``) are dropped when ``drop_fillers`` (their time becomes
    silence).
 2. **Where sentences end.**
@@ -42,10 +44,13 @@ words joined by spaces, as written in the transcript (no punctuation is inserted
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+
+import numpy as np
 
 from videobert.text.transcripts import Segment
 
@@ -56,6 +61,7 @@ _ABBREVIATIONS = frozenset(
     {"mr.", "mrs.", "ms.", "dr.", "st.", "vs.", "e.g.", "i.e.", "approx.", "no.", "tbsp.", "tsp.", "oz."}
 )
 _SAME_WORD_S = 0.05  # timed words this close with the same text are one word shown twice
+_STRETCH = 1.5  # a start-timed word longer than this many times its expected length holds a silence
 _ROLL_S = 0.05  # a cue starting this soon after the previous one ends may repeat its last words
 
 DEFAULT_OPENERS: tuple[str, ...] = (
@@ -155,11 +161,13 @@ def _cue_tokens(segments: Sequence[Segment]) -> list[list[tuple[float, float, st
             prev_words, prev_end = [t[2] for t in toks], max(prev_end, seg.end)
             continue
         words = seg.text.split()
-        if seg.start <= prev_end + _ROLL_S:  # rolling display: drop the repeated head
-            for k in range(min(len(words), len(prev_words)), 1, -1):
-                if [_bare(x) for x in words[:k]] == [_bare(x) for x in prev_words[-k:]]:
-                    words = words[k:]
-                    break
+        k = len(prev_words)
+        if (
+            k
+            and seg.start <= prev_end + _ROLL_S
+            and [_bare(x) for x in words[:k]] == [_bare(x) for x in prev_words]
+        ):
+            words = words[k:]  # rolling display: the cue repeats the whole previous line first
         end = seg.end
         nxt = next((s.start for s in segments[j + 1 :] if s.start > seg.start), None)
         if nxt is not None and nxt < end:
@@ -203,6 +211,24 @@ def _words(segments: Sequence[Segment], cfg: SentenceConfig) -> list[_Word]:
                 out[-1] = _Word(last.start, start, last.text, last.cue_start, last.timed)
         out.append(_Word(start, max(end, start), text, pending_cue_start, timed))
         pending_cue_start = False
+    return _unfold_silences(out)
+
+
+def _unfold_silences(words: list[_Word]) -> list[_Word]:
+    """Words timed by their starts only (YouTube's inline tags: each word lasts until the next
+    starts) hide silences inside word durations. When at least 90% of consecutive timed words
+    touch, a word is cut back to ``_STRETCH`` times the duration expected from its length (the
+    transcript's median seconds per character + 2), so the rest shows as silence."""
+    pairs = [(a, b) for a, b in zip(words, words[1:], strict=False) if a.timed and b.timed]
+    if len(pairs) < 5 or sum(abs(b.start - a.end) < 1e-3 for a, b in pairs) < 0.9 * len(pairs):
+        return words
+    per_char = float(np.median([(w.end - w.start) / (len(w.text) + 2) for w in words if w.timed]))
+    out = []
+    for w in words:
+        longest = _STRETCH * per_char * (len(w.text) + 2)
+        out.append(
+            dataclasses.replace(w, end=w.start + longest) if w.timed and w.end - w.start > longest else w
+        )
     return out
 
 
