@@ -10,8 +10,8 @@ Sources of punctuated (sentence-known) text:
 
 * ``narration``: the built-in corpus's narration generator (``videobert.datasets.synthetic_narration``:
   step sentences and off-topic remarks, filler words included), 40 videos of 12-20 sentences.
-* ``cooking``: ``benchmarks/data/cooking_narration.txt``, 26 hand-written recipe-video narrations
-  (~440 sentences, 1-25 words, questions and exclamations), one paragraph per video.
+* ``cooking``: ``benchmarks/data/cooking_narration.txt``, 25 hand-written recipe-video narrations
+  (438 sentences, 1-25 words, questions and exclamations), one paragraph per video.
 
 Each video is made ASR-style by :func:`videobert.text.boundaries.asr_style` (lower case, no
 punctuation, timed words with overlapping within/between-sentence silence distributions, rolling
