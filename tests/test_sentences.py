@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from videobert.text.sentences import SentenceConfig, segments_to_sentences
-from videobert.text.transcripts import Segment
+from videobert.text.sentences import SentenceConfig, is_punctuated, segments_to_sentences
+from videobert.text.transcripts import Segment, TimedWord
 
 
 def test_punctuated_text_splits_at_terminals_and_interpolates_times() -> None:
@@ -95,3 +95,93 @@ def test_runs_without_pauses_are_cut_at_cue_starts() -> None:
         "and then you drop it in",
     ]
     assert [(s.start, s.end) for s in out] == [(0.0, 2.0), (2.0, 4.0), (4.0, 6.0), (6.0, 8.0)]
+
+
+def _timed(start: float, spec: list[tuple[str, float, float]]) -> Segment:
+    """A cue with its own word times: ``spec`` = (word, start, end)."""
+    words = tuple(TimedWord(s, e, w) for w, s, e in spec)
+    return Segment(start, spec[-1][2], " ".join(w for w, _, _ in spec), words)
+
+
+def test_word_times_are_used_and_a_pause_inside_a_cue_ends_a_sentence() -> None:
+    seg = _timed(
+        0.0,
+        [("we", 0.0, 0.2), ("slice", 0.2, 0.6), ("the", 0.6, 0.7), ("bread", 0.7, 1.1),
+         ("then", 2.5, 2.7), ("we", 2.7, 2.8), ("toast", 2.8, 3.2), ("it", 3.2, 3.3)],
+    )  # fmt: skip
+    out = segments_to_sentences([seg], SentenceConfig(min_words=3))
+    assert [s.text for s in out] == ["we slice the bread", "then we toast it"]
+    assert [(s.start, s.end) for s in out] == [(0.0, 1.1), (2.5, 3.3)]
+    # the same words without their times: interpolated over the cue, no pause to see
+    flat = Segment(0.0, 3.3, seg.text)
+    assert [s.n_words for s in segments_to_sentences([flat], SentenceConfig(min_words=3))] == [8]
+
+
+def test_overlapping_howto_lines_are_cut_back_to_the_next_line_start() -> None:
+    # HowTo100M caption.json: each line is shown until the line after next starts
+    segs = [
+        Segment(0.0, 4.0, "now we take the"),
+        Segment(2.0, 6.0, "red cube and cut"),
+        Segment(4.0, 7.0, "it in half"),
+    ]
+    out = segments_to_sentences(segs, SentenceConfig(min_words=2, target_words=20))
+    assert [s.text for s in out] == ["now we take the red cube and cut it in half"]
+    assert (out[0].start, out[0].end) == (0.0, 7.0)
+    from videobert.text.sentences import _words
+
+    words = _words(segs, SentenceConfig())
+    assert [w.text for w in words] == "now we take the red cube and cut it in half".split()
+    assert [w.start for w in words[:5]] == pytest.approx([0.0, 0.5, 1.0, 1.5, 2.0])  # 4 words over 0-2 s
+    assert all(b.start >= a.end - 1e-9 and a.end >= a.start for a, b in zip(words, words[1:], strict=False))
+
+
+def test_rolling_repeats_and_doubled_timed_words_come_out_once() -> None:
+    # a rolling display converted to cues: the 10 ms transition cue and the next cue repeat the line
+    segs = [
+        Segment(0.03, 2.07, "hey guys today we"),
+        Segment(2.07, 2.08, "hey guys today we"),
+        Segment(2.08, 4.23, "hey guys today we are making pancakes"),
+    ]
+    out = segments_to_sentences(segs, SentenceConfig(min_words=2))
+    assert [s.text for s in out] == ["hey guys today we are making pancakes"]
+    assert out[0].end == pytest.approx(4.23)
+    # a legitimate repeat that is not the whole previous line is kept
+    segs = [Segment(0.0, 2.0, "stir it on and off"), Segment(2.0, 3.0, "on and off again")]
+    assert segments_to_sentences(segs)[0].text == "stir it on and off on and off again"
+    # the same timed word in two overlapping cues is one word
+    a = _timed(0.0, [("add", 0.0, 0.3), ("the", 0.3, 0.4), ("salt", 0.4, 0.8)])
+    b = _timed(0.4, [("salt", 0.41, 0.8), ("and", 0.8, 0.9), ("pepper", 0.9, 1.3)])
+    out = segments_to_sentences([a, b], SentenceConfig(min_words=2))
+    assert [s.text for s in out] == ["add the salt and pepper"]
+
+
+def test_start_only_word_times_show_the_silence_folded_into_a_word() -> None:
+    # YouTube inline tags give starts only: "bread" lasts until "then" starts, 1.6 s later
+    spec = [("we", 0.0), ("slice", 0.2), ("the", 0.55), ("bread", 0.7), ("then", 2.3), ("we", 2.45),
+            ("toast", 2.6), ("it", 2.95), ("until", 3.1), ("golden", 3.45)]  # fmt: skip
+    ends = [s for _, s in spec[1:]] + [3.9]
+    seg = _timed(0.0, [(w, s, e) for (w, s), e in zip(spec, ends, strict=True)])
+    out = segments_to_sentences([seg], SentenceConfig(min_words=3))
+    assert [s.text for s in out] == ["we slice the bread", "then we toast it until golden"]
+    assert out[0].end < 1.3  # the sentence ends with the speech, not with the silence after it
+
+
+def test_openers_end_a_sentence_after_a_shorter_pause() -> None:
+    def cues(second: str) -> list[Segment]:
+        return [Segment(0.0, 2.0, "we slice the green onion"), Segment(2.45, 4.0, second)]
+
+    cfg = SentenceConfig(min_words=3, target_words=20)
+    assert [s.n_words for s in segments_to_sentences(cues("now add the garlic"), cfg)] == [5, 4]
+    assert [s.n_words for s in segments_to_sentences(cues("very thin and long"), cfg)] == [9]
+    no_openers = SentenceConfig(min_words=3, target_words=20, openers=())
+    assert [s.n_words for s in segments_to_sentences(cues("now add the garlic"), no_openers)] == [9]
+
+
+def test_a_stray_abbreviation_does_not_make_asr_punctuated() -> None:
+    # 60 unpunctuated words with one "p.m." and one "mr.": still ASR, split by the timing rules
+    words = [f"w{i}" for i in range(60)]
+    words[20], words[40] = "p.m.", "mr."
+    segs = [Segment(i * 3.0, i * 3.0 + 2.0, " ".join(words[i * 6 : i * 6 + 6])) for i in range(10)]
+    out = segments_to_sentences(segs, SentenceConfig(min_words=4, pause=1.0))
+    assert [s.n_words for s in out] == [6] * 10
+    assert is_punctuated(["Mr.", "Smith", "cooks", "rice."]) and not is_punctuated(["Mr.", "Smith", "cooks"])

@@ -49,7 +49,11 @@ def _load_bert(name_or_path: str | os.PathLike[str]) -> Any:
 
     path = Path(name_or_path)
     # a bare vocab.txt (no tokenizer config) is a WordPiece vocabulary: BERT's tokenizer reads it
-    bare = path.is_dir() and not (path / "tokenizer_config.json").is_file() and not (path / "tokenizer.json").is_file()
+    bare = (
+        path.is_dir()
+        and not (path / "tokenizer_config.json").is_file()
+        and not (path / "tokenizer.json").is_file()
+    )
     try:
         loader = BertTokenizerFast if bare else AutoTokenizer
         tok = loader.from_pretrained(str(path) if path.exists() else str(name_or_path))
@@ -57,7 +61,9 @@ def _load_bert(name_or_path: str | os.PathLike[str]) -> Any:
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise InputFileError(name_or_path, f"cannot load a BERT WordPiece tokenizer: {first}") from exc
     if not getattr(tok, "is_fast", False) or tok.cls_token_id is None or tok.mask_token_id is None:
-        raise InputFileError(name_or_path, "not a BERT-style fast tokenizer (needs [CLS], [SEP], [MASK], [PAD])")
+        raise InputFileError(
+            name_or_path, "not a BERT-style fast tokenizer (needs [CLS], [SEP], [MASK], [PAD])"
+        )
     return tok
 
 
@@ -96,7 +102,9 @@ def joint_tokenizer(bert: Any, num_visual_words: int) -> Any:
         model_input_names=["input_ids", "token_type_ids", "attention_mask"],
     )
     if len(joint) != t + 1 + num_visual_words or joint.convert_tokens_to_ids(VIDEO_SEP_TOKEN) != t:
-        raise VideoBertError(f"the WordPiece vocabulary already holds {VIDEO_SEP_TOKEN} or visual-word tokens")
+        raise VideoBertError(
+            f"the WordPiece vocabulary already holds {VIDEO_SEP_TOKEN} or visual-word tokens"
+        )
     return joint
 
 
@@ -131,7 +139,13 @@ class VideoBertTokenizer:
         self.sep_token_id: int = int(bert.sep_token_id)
         self.mask_token_id: int = int(bert.mask_token_id)
         self.pad_token_id: int = int(bert.pad_token_id)
-        specials = (bert.cls_token_id, bert.sep_token_id, bert.mask_token_id, bert.pad_token_id, bert.unk_token_id)
+        specials = (
+            bert.cls_token_id,
+            bert.sep_token_id,
+            bert.mask_token_id,
+            bert.pad_token_id,
+            bert.unk_token_id,
+        )
         self.special_ids: frozenset[int] = frozenset(int(i) for i in specials if i is not None) | {t}
         self._random_text_pool: np.ndarray | None = None
         self._special_array = np.asarray(sorted(self.special_ids), dtype=np.int64)
@@ -278,7 +292,9 @@ class VideoBertTokenizer:
         has_video = visual_words is not None or video_masks > 0
         if not has_text and not has_video:
             raise VideoBertError("encode_pair needs text, visual words or both")
-        words = np.zeros(0, dtype=np.int64) if visual_words is None else np.asarray(visual_words, dtype=np.int64)
+        words = (
+            np.zeros(0, dtype=np.int64) if visual_words is None else np.asarray(visual_words, dtype=np.int64)
+        )
         n_special = 2 + (1 if has_video else 0)
         budget = max_length - n_special - video_masks
         if fit == "subsample" and visual_words is not None:

@@ -205,7 +205,9 @@ def _parse_json(text: str, path: Path) -> tuple[list[Segment], list[str]]:
         except (TypeError, ValueError):
             skipped.append(f"{path}:{where}: bad start/end {s!r}, {e!r}")
             continue
-        if not (math.isfinite(start) and math.isfinite(end)) or end < start or start < 0:  # NaN, inf, reversed
+        if (
+            not (math.isfinite(start) and math.isfinite(end)) or end < start or start < 0
+        ):  # NaN, inf, reversed
             skipped.append(f"{path}:{where}: bad time span [{start}, {end})")
             continue
         if not isinstance(t, str) or not clean_text(t):
