@@ -176,7 +176,10 @@ def write_video_with_audio(
         step = aus.codec_context.frame_size or 1024
         first = int(round(audio_start * sample_rate))
         for i, img in enumerate(frames):
-            for packet in vs.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")):
+            vframe = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
+            vframe.pts = i  # the video starts at 0 s
+            vframe.time_base = Fraction(1).limit_denominator(1) / vs.codec_context.framerate
+            for packet in vs.encode(vframe):
                 container.mux(packet)
         for k in range(0, len(audio), step):
             chunk = audio[k : k + step]

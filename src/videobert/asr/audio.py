@@ -55,12 +55,21 @@ def _open(path: str) -> av.container.InputContainer:
 
 
 def _clock_origin(container: av.container.InputContainer) -> float | None:
-    """Start (s) of the first video stream, the origin of the video's clock (0 when the stream does
-    not say); None for a file without video (its sound then starts at 0)."""
-    for s in container.streams.video:
-        if s.start_time is not None and s.time_base is not None:
-            return float(s.start_time * s.time_base)
-        return 0.0
+    """Start (s) of the first video stream, the origin of ``video/decode.py``'s clock: the stream's
+    start time, else its first packet's; None for a file without video (its sound starts at 0)."""
+    streams = [s for s in container.streams.video if not (s.disposition & av.stream.Disposition.attached_pic)]
+    if not streams:
+        return None
+    s = streams[0]
+    if s.start_time is not None and s.time_base is not None:
+        return float(s.start_time * s.time_base)
+    try:  # a second reader, so that the caller's demuxer stays at the start
+        with av.open(container.name, mode="r", metadata_errors="ignore") as other:
+            for packet in other.demux(other.streams[s.index]):
+                if packet.pts is not None:
+                    return float(packet.pts * packet.time_base)
+    except (*_AV_ERRORS, OSError):
+        pass
     return None
 
 
@@ -140,14 +149,16 @@ def iter_audio_blocks(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
 
 
 def _quietest_cut(x: np.ndarray, lo: int, hi: int) -> int:
-    """The sample index in ``[lo, hi]`` starting the quietest 20 ms frame (``hi`` when too short)."""
+    """A sample index in ``[lo, hi]`` inside the quietest 20 ms of that span: the end of the last
+    frame within 6 dB of the quietest one (so windows stay long), ``hi`` when the span is too short."""
     lo = max(0, lo)
     n = (hi - lo) // _FRAME
     if n < 2:
         return hi
-    frames = x[lo : lo + n * _FRAME].reshape(n, _FRAME)
+    frames = x[hi - n * _FRAME : hi].reshape(n, _FRAME)
     energy = np.einsum("ij,ij->i", frames, frames)  # (n,) per-frame energy
-    return lo + int(np.argmin(energy)) * _FRAME
+    quiet = np.flatnonzero(energy <= 4.0 * float(energy.min()) + 1e-12)
+    return hi - n * _FRAME + int(quiet[-1]) * _FRAME + _FRAME // 2
 
 
 def iter_audio_windows(

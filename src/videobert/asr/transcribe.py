@@ -97,14 +97,11 @@ def clean_words(words: Sequence[Word], offset: float, length: float, floor: floa
     prev = min(max(lo, floor), hi)
     kept = [w for w in words if w.word.strip()]
     for i, w in enumerate(kept):
-        start, end = w.start, w.end
-        if not math.isfinite(start):
-            start = prev
-        if not math.isfinite(end):
-            nxt = kept[i + 1].start if i + 1 < len(kept) else float("nan")
-            end = nxt if math.isfinite(nxt) else start
-        start = min(max(lo + start, prev), hi)
-        end = min(max(lo + end, start), hi)
+        start = lo + w.start if math.isfinite(w.start) else prev
+        nxt = kept[i + 1].start if i + 1 < len(kept) else float("nan")
+        end = lo + (w.end if math.isfinite(w.end) else nxt) if math.isfinite(w.end) or math.isfinite(nxt) else start
+        start = min(max(start, prev), hi)
+        end = min(max(end, start), hi)
         prob = w.probability if w.probability is None or math.isfinite(w.probability) else None
         out.append(Word(w.word, round(start, 3), round(end, 3), prob))
         prev = start
