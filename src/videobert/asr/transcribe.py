@@ -26,7 +26,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from tqdm import tqdm
@@ -71,7 +71,7 @@ class TranscribeConfig:
     backend: Backend = "transformers"
     language: str | None = None
     device: str | None = None
-    dtype: str = "auto"
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
     batch_size: int = 8
     beam_size: int = 5
     chunk_length_s: float = 30.0
@@ -236,7 +236,8 @@ def transcribe(
 
     Returns:
         ``{"n_videos", "done", "already_done", "skipped": {id: reason}, "audio_seconds",
-        "seconds", "realtime_factor" (audio s per wall s)}``.
+        "seconds" (recognition), "realtime_factor" (audio s per wall s), "load_seconds" (the model's
+        loading, when it was loaded)}``.
 
     Raises:
         VideoBertError: neither ``work`` nor ``beside``; no video to transcribe; none could be used.
@@ -279,10 +280,12 @@ def transcribe(
             continue
         todo.append((vid, path))
     log.info("transcribe: %d videos, %d already done, %d to do", len(found), summary["already_done"], len(todo))
-    t0 = time.perf_counter()
     if todo and recognizer is None:
+        t_load = time.perf_counter()
         recognizer = load_recognizer(cfg.model, cfg.backend, cfg.device, cfg.dtype, cfg.batch_size,
                                      cfg.chunk_length_s, cfg.beam_size)  # fmt: skip
+        summary["load_seconds"] = round(time.perf_counter() - t_load, 3)
+    t0 = time.perf_counter()  # recognition time, the model's loading apart
     bar = tqdm(todo, unit="video", desc="transcribe", disable=not cfg.progress)
     try:
         for vid, path in bar:
