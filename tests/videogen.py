@@ -143,3 +143,57 @@ def frame_index_of(frame: np.ndarray, n: int) -> int:
             return index
     red = float(frame[height // 2 :, :, 0].mean())
     return int(np.argmin(np.abs(_levels(n) - red)))
+
+
+def write_video_with_audio(
+    path: str | os.PathLike[str],
+    frames: np.ndarray,
+    fps: float,
+    audio: np.ndarray,
+    sample_rate: int = 16000,
+    codec: str = "libx264",
+    audio_codec: str | None = None,
+    audio_start: float = 0.0,
+) -> None:
+    """Encode RGB uint8 ``frames`` ``(T, H, W, 3)`` and mono float ``audio`` ``(n,)`` in [-1, 1]
+    at ``sample_rate`` Hz into one file (``audio_codec`` default: aac for .mp4/.mov, libvorbis or
+    flac elsewhere: the container's usual one); ``audio_start``: seconds of the first sample."""
+    frames = np.asarray(frames, dtype=np.uint8)
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    _, height, width, _ = frames.shape
+    suffix = os.fspath(path).rsplit(".", 1)[-1].lower()
+    acodec = audio_codec or ("aac" if suffix in ("mp4", "mov", "m4v") else "flac")
+    container = av.open(os.fspath(path), mode="w")
+    try:
+        vs = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
+        vs.width, vs.height = width, height
+        vs.pix_fmt = DEFAULT_PIX_FMT.get(codec, "yuv420p")
+        if codec in ("libx264", "libx264rgb"):
+            vs.options = {"preset": "ultrafast"}
+        aus = container.add_stream(acodec, rate=sample_rate, layout="mono")
+        fmt = "fltp" if acodec == "aac" else ("s16" if acodec == "flac" else "fltp")
+        aus.format = fmt
+        step = aus.codec_context.frame_size or 1024
+        first = int(round(audio_start * sample_rate))
+        for i, img in enumerate(frames):
+            vframe = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
+            vframe.pts = i  # the video starts at 0 s
+            vframe.time_base = Fraction(1).limit_denominator(1) / vs.codec_context.framerate
+            for packet in vs.encode(vframe):
+                container.mux(packet)
+        for k in range(0, len(audio), step):
+            chunk = audio[k : k + step]
+            if len(chunk) < step and acodec == "aac":
+                chunk = np.pad(chunk, (0, step - len(chunk)))
+            data = (np.clip(chunk, -1, 1) * 32767).astype(np.int16) if fmt == "s16" else chunk
+            frame = av.AudioFrame.from_ndarray(data.reshape(1, -1), format=fmt, layout="mono")
+            frame.sample_rate = sample_rate
+            frame.pts = first + k
+            frame.time_base = Fraction(1, sample_rate)
+            for packet in aus.encode(frame):
+                container.mux(packet)
+        for stream in (vs, aus):
+            for packet in stream.encode():
+                container.mux(packet)
+    finally:
+        container.close()

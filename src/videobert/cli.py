@@ -25,6 +25,7 @@ log = logging.getLogger("videobert")
 COMMAND_MODULES: tuple[str, ...] = (
     "synth",
     "probe",
+    "transcribe",
     "extract",
     "vocab",
     "tokenize",
