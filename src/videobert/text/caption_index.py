@@ -36,7 +36,7 @@ from videobert.workdir import usable_video_id
 log = logging.getLogger(__name__)
 
 INDEX_VERSION = 1
-CHUNK_SIZE = 1 << 20  # bytes read at a time
+CHUNK_SIZE = 1 << 18  # bytes read at a time (256 KiB)
 MAX_ENTRY_BYTES = 1 << 28  # one video's captions larger than this: the file is taken as damaged
 
 _WS_RE = re.compile(r"[ \t\n\r]*")

@@ -163,6 +163,8 @@ def line_words(line: str, start: float | None = None) -> list[tuple[str, float |
 
 def clean_text(text: str) -> str:
     """Remove HTML-like tags, ASS overrides, entities and ``[sound events]``; collapse whitespace."""
+    if not any(c in text for c in "<&{["):  # most ASR text: nothing to remove
+        return " ".join(text.split())
     return " ".join(w for w, _ in line_words(text))
 
 
@@ -477,10 +479,11 @@ def segments_from_json(data: object, where: str) -> tuple[list[Segment], list[st
         if words:
             segments.append(Segment(start, end, " ".join(w.text for w in words), words))
             continue
-        if not isinstance(t, str) or not clean_text(t):
+        text = clean_text(t) if isinstance(t, str) else ""
+        if not text:
             skipped.append(f"{where}:{entry}: missing or empty text")
             continue
-        segments.append(Segment(start, end, clean_text(t)))
+        segments.append(Segment(start, end, text))
     return segments, skipped
 
 
