@@ -171,3 +171,25 @@ def test_cues_that_do_not_roll_are_kept_whole(tmp_path) -> None:
         encoding="utf-8",
     )
     assert [s.text for s in read_transcript(path).segments] == ["yes", "yes really", "stir it now"]
+
+
+def test_corpus_of_an_auto_caption_file_holds_each_spoken_word_once(tmp_path) -> None:
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from videobert.cli import main
+    from videobert.utils.io import atomic_save_npy, atomic_write_json
+    from videobert.workdir import WorkDir
+
+    work = WorkDir(tmp_path / "work")
+    atomic_write_json(work.vocab_config, {"n_words": 20})
+    starts = np.arange(21, dtype=np.float64)
+    atomic_save_npy(work.token_file("-GLd3aX16zB"), (np.arange(21) % 20).astype(np.int32))
+    atomic_save_npy(work.token_times_file("-GLd3aX16zB"), np.stack([starts, starts + 1.0], axis=1))
+    subs = tmp_path / "subs" / "101"
+    subs.mkdir(parents=True)
+    (subs / "-GLd3aX16zB.en.vtt").write_text(AUTO_VTT, encoding="utf-8")
+    assert main(["-q", "tokenize", str(work.root), "--transcripts", str(tmp_path / "subs"), "--val-fraction", "0"]) == 0
+    rows = pq.read_table(work.corpus_split("train")).to_pylist()
+    assert " ".join(r["text"] for r in rows).split() == [w for w, _, _ in EXPECTED]
+    assert sum(len(r["text"].split()) for r in rows) == 30  # the reader before this one gave 93 (shown lines, [Music])
