@@ -205,6 +205,7 @@ def test_srt_from_any_tool(tmp_path, newline) -> None:
         "", "4", "00:00:07.000 --> 00:00:09,000", "text before a blank line", "", "and after it", "",
         "5", "00:00:10,000 --> 00:00:11,000", "[Music]", "",  # a sound event only: nothing said
         "6", "00:00:12,000 --> 00:00:13,000", "- Hi.", "- Hello!", "",
+        "8", "00:00:14,000 --> 00:00:15,000", " ", "text after a line of spaces", "",
     ]  # fmt: skip
     path = tmp_path / "any.srt"
     path.write_bytes(b"\xef\xbb\xbf" + newline.join(lines).encode("utf-8"))
@@ -215,6 +216,7 @@ def test_srt_from_any_tool(tmp_path, newline) -> None:
         Segment(5.0, 6.0, "wrong number"),
         Segment(7.0, 9.0, "text before a blank line and after it"),
         Segment(12.0, 13.0, "- Hi. - Hello!"),
+        Segment(14.0, 15.0, "text after a line of spaces"),
     ]
     assert tr.skipped == []
 

@@ -1,9 +1,8 @@
 """``videobert tokenize WORK``: transcripts -> sentences -> WordPiece, aligned with visual words.
 
 Reads WORK/tokens/<video_id>.npy (+ clip_times/) and transcripts (<video_id>.srt/.vtt/.json, or one
-HowTo100M caption.json of all videos), splits
-transcripts into sentences, tokenizes them with WordPiece and pairs each with the visual words of
-the clips its time span covers; videos without transcripts give video-only rows. The annotations'
+HowTo100M caption.json of all videos), splits transcripts into sentences, tokenizes them with
+WordPiece and pairs each with the visual words of the clips its time span covers; videos without transcripts give video-only rows. The annotations'
 ``subset`` decides train/val where they name a video.
 """
 

@@ -265,7 +265,10 @@ def _split_cues(text: str, path: Path | str, vtt: bool) -> tuple[list[_Cue], lis
             current = _timed_cue(block[t], body, f"{path}:{block_line + t}", block_line + t, skipped)
             if current is not None:
                 cues.append(current)
-    return cues, skipped
+    for cue in cues:  # checked last: text after a blank line right below the timing line is the cue's
+        if not any(line.strip() for line in cue.lines):
+            skipped.append(f"{path}:{cue.lineno}: empty cue text")
+    return [c for c in cues if any(line.strip() for line in c.lines)], skipped
 
 
 def _is_cue_id(block: list[str], timing: int, vtt: bool) -> bool:
@@ -291,9 +294,6 @@ def _timed_cue(timing: str, body: list[str], where: str, lineno: int, skipped: l
         return None
     if end < start:
         skipped.append(f"{where}: end {end:.3f} s before start {start:.3f} s")
-        return None
-    if not any(line.strip() for line in body):
-        skipped.append(f"{where}: empty cue text")
         return None
     return _Cue(start, end, list(body), lineno)
 
