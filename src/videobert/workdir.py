@@ -8,6 +8,7 @@ Layout (docs/ARCHITECTURE.md has the file contracts)::
     WORK/tokens/                           <id>.npy, clip_times/<id>.npy
     WORK/gallery/                          words/*.png, index.html, thumbs.npz
     WORK/transcripts/                      <id>.json: videobert transcribe's Whisper-layout output
+    WORK/caption_index/                    <name>.<hash>.json: byte ranges of a caption.json's videos
     WORK/corpus/                           train.parquet, val.parquet, tokenizer/, stats.json
     WORK/checkpoints/                      step-N/, final.txt
     WORK/logs/                             pretrain.jsonl, tb/
@@ -265,6 +266,13 @@ class WorkDir:
     def transcript_file(self, video_id: str) -> Path:
         """``WORK/transcripts/<video_id>.json``."""
         return self.transcripts / f"{check_video_id(video_id)}.json"
+
+    def caption_index(self, caption_file: str | os.PathLike[str]) -> Path:
+        """``WORK/caption_index/<stem>.<hash of its path>.json``: the byte ranges of the videos of a
+        HowTo100M ``caption.json`` (``videobert.text.caption_index``), one file per caption file."""
+        from videobert.text.caption_index import index_name
+
+        return self.root / "caption_index" / index_name(caption_file)
 
     @property
     def corpus(self) -> Path:

@@ -1,8 +1,8 @@
 """``videobert tokenize WORK``: transcripts -> sentences -> WordPiece, aligned with visual words.
 
-Reads WORK/tokens/<video_id>.npy (+ clip_times/) and transcripts (<video_id>.srt/.vtt/.json), splits
-transcripts into sentences, tokenizes them with WordPiece and pairs each with the visual words of
-the clips its time span covers; videos without transcripts give video-only rows. The annotations'
+Reads WORK/tokens/<video_id>.npy (+ clip_times/) and transcripts (<video_id>.srt/.vtt/.json, or one
+HowTo100M caption.json of all videos), splits transcripts into sentences, tokenizes them with
+WordPiece and pairs each with the visual words of the clips its time span covers; videos without transcripts give video-only rows. The annotations'
 ``subset`` decides train/val where they name a video.
 """
 
@@ -40,8 +40,9 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--transcripts",
         default=None,
-        metavar="DIR",
-        help="folder searched recursively for <video_id>.{srt,vtt,json} (default: beside the source videos)",
+        metavar="DIR or caption.json",
+        help="folder searched recursively for <video_id>.{srt,vtt,json}, or a HowTo100M caption.json of all "
+        "videos (indexed once into WORK/caption_index/) (default: beside the source videos)",
     )
     annotations_argument(p, "YouCook2-layout JSON; its 'subset' decides train/val (default: WORK/annotations.json if any)")
 

@@ -39,6 +39,7 @@ from videobert.text.sentences import SentenceConfig, segments_to_sentences
 from videobert.text.tokenizer import VideoBertTokenizer
 from videobert.text.transcripts import (
     TRANSCRIPT_SUFFIXES,
+    TranscriptRef,
     choose_transcript,
     find_transcripts,
     read_transcript,
@@ -159,7 +160,7 @@ def _video_rows(
     vid: str,
     words: np.ndarray,
     times: np.ndarray,
-    transcript: Path | None,
+    transcript: TranscriptRef | None,
     tokenizer: VideoBertTokenizer,
     sentence_cfg: SentenceConfig,
     video_only_chunk: int,
@@ -252,8 +253,9 @@ def build_corpus(
 
     ``tokenizer``: a :class:`VideoBertTokenizer` (its ``num_visual_words`` must equal the vocabulary's
     ``n_words``), a BERT checkpoint path/name, or ``None`` for the packaged MiniLM.
-    ``transcripts_dir``: searched recursively for ``<video_id>.{srt,vtt,json}``; ``None`` looks beside
-    each source video named in the manifest.
+    ``transcripts_dir``: a folder searched recursively for ``<video_id>.{srt,vtt,json}``, or a HowTo100M
+    ``caption.json`` (indexed once into ``WorkDir.caption_index``); ``None`` looks beside each source
+    video named in the manifest.
     """
     work = WorkDir.of(work).require()
     sentence_cfg = sentences or SentenceConfig()
@@ -270,7 +272,9 @@ def build_corpus(
     video_ids = _video_ids(work)
     _check_assignment_finished(work, read_json(vocab_cfg), video_ids)
     transcripts = (
-        find_transcripts(transcripts_dir, video_ids) if transcripts_dir is not None else transcripts_beside_videos(work, video_ids)
+        find_transcripts(transcripts_dir, video_ids, work.caption_index(transcripts_dir))
+        if transcripts_dir is not None
+        else transcripts_beside_videos(work, video_ids)
     )
     db = load_annotations(annotations) if annotations is not None else {}
     train_ids, val_ids = split_videos(video_ids, annotation_subsets(db), val_fraction, seed)
