@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "synth",
     "probe",
     "extract",
+    "import_features",
     "vocab",
     "tokenize",
     "pretrain",
