@@ -158,9 +158,14 @@ def test_ids_times_folder_and_user_errors(tmp_path: Path) -> None:
     times.mkdir()
     np.save(times / "x.times.npy", np.array([[0.0, 0.5], [0.5, 1.0]]))
     work = tmp_path / "work"
-    s = import_features(tmp_path / "rel", work, name="t", times=times, progress=False)
+    sources = tmp_path / "videos" / "training" / "101"
+    sources.mkdir(parents=True)
+    (sources / "x.webm").write_bytes(b"")  # the source video, for the gallery and transcripts beside it
+    s = import_features(tmp_path / "rel", work, name="t", times=times, videos=tmp_path / "videos", progress=False)
     np.testing.assert_array_equal(np.load(WorkDir(work).feature_times_file("t", "x")), [[0, 0.5], [0.5, 1]])
     assert s["done"] == 1 and "no clip times <id>.npy for 'y'" in s["skipped"]["y"]
+    assert WorkDir(work).source_videos() == {"x": sources / "x.webm"}
+    assert Manifest(work).latest("extract/t")["y"]["path"] is None
     with pytest.raises(VideoBertError, match="name the feature set with --name"):
         import_features(tmp_path / "rel", work)
     with pytest.raises(VideoBertError, match="step must be a positive number"):

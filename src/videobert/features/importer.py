@@ -207,9 +207,12 @@ def array_header(path: str | os.PathLike[str], key: str | None = None) -> tuple[
             with zipfile.ZipFile(p) as z:
                 with z.open(_npz_member(z, p, key) + ".npy") as fh:
                     version = np.lib.format.read_magic(fh)
-                    reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-                    shape, _, dtype = reader(fh)
-                    return tuple(shape), np.dtype(dtype)
+                    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+                    if version in readers:
+                        shape, _, dtype = readers[version](fh)
+                        return tuple(shape), np.dtype(dtype)
+            x = read_array(p, key)  # another format version: read it whole
+            return tuple(x.shape), x.dtype
         x = np.load(p, mmap_mode="r", allow_pickle=False)
         return tuple(x.shape), x.dtype
     except InputFileError:
