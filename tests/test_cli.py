@@ -18,6 +18,7 @@ POSITIONALS = {
     "synth": ["{tmp}/out"],
     "probe": ["{tmp}"],
     "extract": ["{tmp}", "--work", "{tmp}/w"],
+    "import-features": ["{tmp}", "--work", "{tmp}/w"],
     "demo": ["{tmp}/demo"],
     "export": ["{tmp}/work", "{tmp}/out"],
 }

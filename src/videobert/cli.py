@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "probe",
     "transcribe",
     "extract",
+    "import_features",
     "vocab",
     "tokenize",
     "pretrain",

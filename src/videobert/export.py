@@ -106,7 +106,6 @@ def model_card(wd: WorkDir, ckpt: Path, model: Any, processor: Any) -> str:
 
     corpus = _json(wd.corpus_stats)
     vocab = processor.vocab_config
-    spec = processor.feature_spec
     cfg = model.config
     evals = [e for e in read_jsonl(wd.pretrain_log) if e.get("kind") == "eval"]
     last = evals[-1] if evals else {}
@@ -145,9 +144,7 @@ def model_card(wd: WorkDir, ckpt: Path, model: Any, processor: Any) -> str:
         f"- corpus: {_fmt(corpus.get('videos', '?'))} videos ({_fmt(corpus.get('train_videos', '?'))} train, "
         f"{_fmt(corpus.get('val_videos', '?'))} validation), {_fmt(corpus.get('sentences', '?'))} sentences, "
         f"{_fmt(corpus.get('video_only_rows', '?'))} video-only rows",
-        f"- clip features: `{spec['backbone']}` ({spec['dim']}-d), weights "
-        f"`{spec.get('info', {}).get('weights', spec.get('weights'))}`, clips of {spec['clips']['frames']} frames "
-        f"at {spec['clips']['fps']:g} fps",
+        f"- clip features: {processor.describe_features()}",
         f"- visual vocabulary: {vocab.get('n_words')} words ({vocab.get('levels')} levels x {vocab.get('branching')}"
         f" branches), {vocab.get('n_used_words', '?')} used, assignment `{vocab.get('method', 'tree')}`",
         "",

@@ -38,7 +38,16 @@ WEIGHTS_FILE = "feature_weights.safetensors"
 
 
 def feature_spec_from_info(info: dict[str, Any]) -> dict[str, Any]:
-    """The processor's feature spec from a features ``info.json`` (what ``extract`` wrote)."""
+    """The processor's feature spec from a features ``info.json`` (what ``extract`` or
+    ``import-features`` wrote). An imported set has no backbone to run (``imported``: true,
+    ``clips`` None, its ``step`` / ``window`` in seconds): such a processor takes clip features
+    or visual words, not videos."""
+    if info.get("imported"):
+        return {
+            "backbone": info["backbone"], "imported": True, "weights": None, "random_weights": False,
+            "weights_file": None, "input_size": None, "frames_per_clip": None, "clips": None,
+            "step": info.get("step"), "window": info.get("window"), "dim": int(info["dim"]), "info": info,
+        }  # fmt: skip
     source = str(info.get("weights") or "")
     spec: dict[str, Any] = {
         "backbone": info["backbone"],
@@ -152,15 +161,36 @@ class VideoBertProcessor:
         return p if p.is_absolute() or self.root is None else self.root / p
 
     # ------------------------------------------------------------------ video -> visual words
+    def _check_extractable(self) -> None:
+        """A processor of imported features cannot make features for a new video: say so."""
+        spec = self.feature_spec
+        if spec.get("imported"):
+            raise VideoBertError(
+                f"the clip features {spec['backbone']!r} were imported (videobert import-features), not extracted: "
+                f"this processor has no backbone to turn a video into them; give features=(n_clips, {spec['dim']}) "
+                "clip features made as the imported ones were, or visual_words="
+            )
+
     @property
     def clip_spec(self) -> Any:
         """The clip grid (``videobert.video.clips.ClipSpec``)."""
         from videobert.video.clips import ClipSpec
 
+        self._check_extractable()
         return ClipSpec(**self.feature_spec["clips"])
+
+    def describe_features(self) -> str:
+        """One line on the clip features (the model card's): backbone, D, weights and clip grid."""
+        spec = self.feature_spec
+        head = f"`{spec['backbone']}` ({spec['dim']}-d)"
+        if spec.get("imported"):
+            return f"{head}, imported (one row per {spec.get('step'):g} s, {spec.get('window'):g} s windows)"
+        return (f"{head}, weights `{spec.get('info', {}).get('weights', spec.get('weights'))}`, clips of "
+                f"{spec['clips']['frames']} frames at {spec['clips']['fps']:g} fps")  # fmt: skip
 
     def backbone(self, device: str | None = None) -> Any:
         """The feature backbone of the spec (built once; its weights as the spec names them)."""
+        self._check_extractable()
         if self._backbone is None:
             from videobert.features.registry import build_backbone
 

@@ -35,11 +35,15 @@ def _run_gallery(args: argparse.Namespace, cfg: GalleryConfig) -> int:
 
 
 FIT_VOCAB_FLAGS = ("backbone", "levels", "branching", "max_samples", "seed", "niter", "max_points_per_centroid")
-FIT_VOCAB_FLAGS += ("method", "normalize", "assign")
+FIT_VOCAB_FLAGS += ("method", "normalize", "assign", "size", "min_clips_per_word")
 FIT_VOCAB = Command(
     "fit-vocab", "hierarchical k-means visual words on clip features, then a word per clip of every video",
     _run_fit_vocab, VocabConfig, "Fit the visual-word tree on a sample of WORK/features/<backbone> and write "
-    "WORK/vocab/ and WORK/tokens/<video_id>.npy (resumable).", work_argument, FIT_VOCAB_FLAGS,
+    "WORK/vocab/ and WORK/tokens/<video_id>.npy (resumable).\n\nThe tree is the paper's 12^4 when the clips "
+    "support it (>= min_clips_per_word clips per word, default 39); with levels and branching unset, size=auto "
+    "removes levels (12^3, 12^2, ...) while there are too few clips, and lowers the branching only below one "
+    "level of 12. Setting levels or branching (or size=fixed) fits that tree as asked, with a warning when it "
+    "has too few clips per word.", work_argument, FIT_VOCAB_FLAGS,
 )  # fmt: skip
 GALLERY = Command(
     "gallery", "contact sheets of the frames nearest each visual word + HTML index", _run_gallery, GalleryConfig,

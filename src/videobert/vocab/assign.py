@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from videobert.errors import InputFileError, StageMissingError, VideoBertError
 from videobert.utils.io import atomic_save_npy, atomic_write_json, read_json
 from videobert.vocab.hkmeans import CENTROIDS_NAME, CONFIG_NAME, HierarchicalKMeans
+from videobert.vocab.sizing import MIN_CLIPS_PER_WORD, SIZE_MODES, SizeMode, choose_tree
 from videobert.vocab.stats import format_stats, vocab_stats
 from videobert.workdir import WorkDir, usable_video_id
 
@@ -39,8 +40,15 @@ class VocabConfig:
 
     Attributes:
         backbone: features folder to use (needed when several backbones were extracted).
-        levels: tree depth; the vocabulary has branching ** levels words (paper: 12^4).
-        branching: children per tree node.
+        levels: tree depth; the vocabulary has branching ** levels words. None (default): the
+            paper's 4, fewer when the data is too small (``size``); a number is fitted as asked.
+        branching: children per tree node. None (default): the paper's 12, fewer only when even
+            one level of 12 is too many (``size``); a number is fitted as asked.
+        size: ``auto``: with levels and branching unset, shrink the tree to the clips fitted
+            (at least ``min_clips_per_word`` per word; see videobert.vocab.sizing); ``fixed``: fit
+            the requested tree. Either way too few clips per word gives a warning.
+        min_clips_per_word: clips a word needs (default 39, faiss' minimum points per centroid:
+            then every level's k-means sees that many per centroid on average).
         max_samples: clip features clustered at most (a uniform, seeded sample).
         seed: seeds the sample and every node's k-means.
         niter: Lloyd iterations per node.
@@ -51,8 +59,10 @@ class VocabConfig:
     """
 
     backbone: str | None = None
-    levels: int = 4
-    branching: int = 12
+    levels: int | None = None
+    branching: int | None = None
+    size: SizeMode = "auto"
+    min_clips_per_word: int = MIN_CLIPS_PER_WORD
     max_samples: int = 500_000
     seed: int = 0
     niter: int = 20
@@ -62,10 +72,14 @@ class VocabConfig:
     assign: bool = True
 
     def __post_init__(self) -> None:
-        if self.levels < 1:
+        if self.levels is not None and self.levels < 1:
             raise ValueError(f"levels must be >= 1, got {self.levels}")
-        if self.branching < 2:
+        if self.branching is not None and self.branching < 2:
             raise ValueError(f"branching must be >= 2, got {self.branching}")
+        if self.size not in SIZE_MODES:
+            raise ValueError(f"size must be one of {', '.join(SIZE_MODES)}, got {self.size!r}")
+        if self.min_clips_per_word < 1:
+            raise ValueError(f"min_clips_per_word must be >= 1, got {self.min_clips_per_word}")
         if self.max_samples < 1:
             raise ValueError(f"max_samples must be >= 1, got {self.max_samples}")
         if self.method not in ("tree", "flat"):
@@ -196,8 +210,10 @@ def sample_features(videos: list[VideoFeatures], max_samples: int, seed: int = 0
 def fit_vocab(
     work: str | os.PathLike[str],
     backbone: str | None = None,
-    levels: int = 4,
-    branching: int = 12,
+    levels: int | None = None,
+    branching: int | None = None,
+    size: str = "auto",
+    min_clips_per_word: int = MIN_CLIPS_PER_WORD,
     max_samples: int = 500_000,
     seed: int = 0,
     niter: int = 20,
@@ -211,7 +227,11 @@ def fit_vocab(
     Args:
         work: the work directory.
         backbone: feature folder to use (``None``: the only one present).
-        levels, branching: tree shape; ``n_words = branching**levels``.
+        levels, branching: tree shape; ``n_words = branching**levels``. ``None``: the paper's
+            4 / 12, shrunk to the data by ``size="auto"``; a number (explicit) is fitted as asked.
+        size: ``"auto"`` or ``"fixed"`` (:func:`videobert.vocab.sizing.choose_tree`).
+        min_clips_per_word: fewer fitted clips per word gives a warning (and, with ``auto``, a
+            smaller tree).
         max_samples: at most this many clip features (uniform sample, seeded) are clustered.
         seed: seeds the sample and the k-means of every node.
         niter: Lloyd iterations per node.
@@ -223,7 +243,8 @@ def fit_vocab(
     Returns:
         The statistics of all videos' tokens (:func:`assign_all`) if ``assign``, else those of the
         fit sample. Both are also in WORK/vocab (stats.json; config.json's ``stats`` holds the fit
-        sample's, without per-word counts).
+        sample's, without per-word counts); both, and config.json, hold ``sizing``
+        (:meth:`videobert.vocab.sizing.TreeSize.as_dict`: the tree chosen and why).
     """
     if method not in ("tree", "flat"):
         raise VideoBertError(f"unknown assignment method {method!r} (use 'tree' or 'flat')")
@@ -233,10 +254,17 @@ def fit_vocab(
     if not videos:
         raise StageMissingError(f"{WorkDir.of(work).features(backbone)}: no extracted videos")
     x = sample_features(videos, max_samples, seed)
-    log.info("fitting %d-level x %d vocabulary on %d clip features (D=%d) of %d videos", levels, branching, *x.shape, len(videos))
+    try:
+        tree = choose_tree(x.shape[0], levels, branching, size, min_clips_per_word)
+    except ValueError as exc:
+        raise VideoBertError(f"fit-vocab: {exc}") from None
+    log.info("%s", tree.message())
+    if tree.warning():
+        log.warning("%s", tree.warning())
+    log.debug("fitting %d-level x %d vocabulary on %d clip features (D=%d) of %d videos", tree.levels, tree.branching, *x.shape, len(videos))
     model = HierarchicalKMeans(
-        levels=levels,
-        branching=branching,
+        levels=tree.levels,
+        branching=tree.branching,
         seed=seed,
         niter=niter,
         max_points_per_centroid=max_points_per_centroid,
@@ -247,13 +275,13 @@ def fit_vocab(
     fit_stats = vocab_stats(counts, float(model.inertia_ or 0.0) * x.shape[0])
     fit_stats.pop("counts")
     log.info("fit sample: %s", format_stats(fit_stats))
-    extra = {"backbone": backbone, "max_samples": int(max_samples), "method": method, "stats": fit_stats}
+    extra = {"backbone": backbone, "max_samples": int(max_samples), "method": method, "sizing": tree.as_dict(), "stats": fit_stats}
     # remove the old tree first, so a crash mid-save never pairs new centroids with old config
     for name in (CONFIG_NAME, CENTROIDS_NAME):
         (WorkDir.of(work).vocab / name).unlink(missing_ok=True)
     model.save(WorkDir.of(work).vocab, extra=extra)
     if not assign:
-        return fit_stats
+        return {**fit_stats, "sizing": tree.as_dict()}
     return assign_all(work)
 
 
@@ -341,6 +369,8 @@ def assign_all(work: str | os.PathLike[str], force: bool = False) -> dict[str, A
     stats = vocab_stats(counts, sq_sum)
     stats["n_videos"] = n_videos
     stats["backbone"] = backbone
+    if "sizing" in cfg:
+        stats["sizing"] = cfg["sizing"]
     atomic_write_json(wd.vocab_stats, stats)
     log.info("assigned %d videos (%d already done): %s", n_videos, n_skipped, format_stats(stats))
     if n_done == 0 and n_videos == 0:

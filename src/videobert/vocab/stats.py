@@ -19,7 +19,8 @@ def vocab_stats(counts: np.ndarray, sq_dist_sum: float | None = None) -> dict[st
         ``n_tokens``; ``n_words`` (id space size); ``words_used`` (ids with count > 0);
         ``used_fraction``; ``entropy_bits`` (Shannon entropy of the usage distribution, bits;
         at most log2(words_used)); ``perplexity`` (2**entropy); ``largest_share`` (share of
-        tokens of the most frequent word) and ``largest_word``; ``inertia`` (mean squared
+        tokens of the most frequent word) and ``largest_word``; ``clips_per_word`` (tokens per
+        word of the id space) and ``clips_per_used_word`` (tokens per used word); ``inertia`` (mean squared
         distance to the assigned leaf centroid); ``counts`` as a list.
     """
     counts = np.asarray(counts, dtype=np.int64).reshape(-1)  # (n_words,)
@@ -41,6 +42,8 @@ def vocab_stats(counts: np.ndarray, sq_dist_sum: float | None = None) -> dict[st
         "perplexity": float(2.0**entropy),
         "largest_word": largest_word,
         "largest_share": largest_share,
+        "clips_per_word": total / counts.size if counts.size else 0.0,
+        "clips_per_used_word": total / used if used else 0.0,
         "counts": counts.tolist(),
     }
     if sq_dist_sum is not None:
@@ -53,6 +56,12 @@ def format_stats(stats: dict[str, Any]) -> str:
     parts = [
         f"tokens {stats['n_tokens']}",
         f"words used {stats['words_used']}/{stats['n_words']} ({100 * stats['used_fraction']:.1f}%)",
+    ]
+    if "clips_per_word" in stats:  # stats written before these counts existed lack them
+        parts.append(
+            f"clips per word {stats['clips_per_word']:.1f} (per used word {stats['clips_per_used_word']:.1f})"
+        )
+    parts += [
         f"entropy {stats['entropy_bits']:.3f} bits (perplexity {stats['perplexity']:.1f})",
         f"largest word {stats['largest_word']} share {100 * stats['largest_share']:.2f}%",
     ]
