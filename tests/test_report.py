@@ -29,6 +29,10 @@ def _fake_run(work: Path) -> None:
         "metrics": {"verb_top1": 0.5, "verb_top5": 0.9, "noun_top1": 0.1},
         "chance": {"verb_top1": 0.125, "verb_top5": 0.625, "noun_top1": 0.166},
         "uncalibrated": {"verb_top1": 0.3},
+        "intervals": {"n": 40, "metrics": {"verb_top1": [0.35, 0.65], "noun_top1": [0.02, 0.2]},
+                      "baseline": {"verb_top1": [0.125, 0.125], "noun_top1": [0.166, 0.166]},
+                      "difference": {"verb_top1": [0.22, 0.52], "noun_top1": [-0.14, 0.03]},
+                      "above_baseline": {"verb_top1": True, "noun_top1": False}},
         "examples": [{"video_id": "v1", "truth": "slide circle", "pred": "slide square", "image": "zero_shot/ex0.png"}],
     }))
     (work / "reports" / "retrieve.json").write_text(json.dumps({
@@ -48,7 +52,12 @@ def test_report_contains_metrics_ratios_and_sections(tmp_path):
     html = build_report(tmp_path).read_text()
     assert "4.00x" in html  # verb_top1 0.5 against chance 0.125
     assert "3.19x" in html  # median rank: chance / value, lower is better
-    assert "verb_top1 (uncalibrated)</td><td class=num>0.3" in html and "2.40x" in html
+    assert "verb_top1 (uncalibrated)</td><td class=num>0.3</td>" in html and "2.40x" in html
+    verb = html[html.index("<td>verb_top1</td>") : html.index("<td>verb_top5</td>")]
+    assert "[0.35, 0.65]" in verb and "[0.125, 0.125]" in verb and "&#10003; above" in verb
+    noun = html[html.index("<td>noun_top1</td>") :].split("</tr>")[0]
+    assert "[0.02, 0.2]" in noun and "not separated" in noun
+    assert "95% bootstrap interval over 40 units" in html
     assert "training_curves.png" in html and (tmp_path / "reports" / "training_curves.png").exists()
     assert (tmp_path / "reports" / "gallery" / "00007.png").exists()
     assert "Timings per stage" in html and "synth" in html

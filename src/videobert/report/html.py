@@ -70,9 +70,19 @@ def _fmt(v: Any) -> str:
     return html.escape(str(v))
 
 
+def _interval(iv: Any) -> str:
+    """``[lo, hi]`` as ``0.41-0.57`` (muted), or nothing."""
+    if isinstance(iv, list) and len(iv) == 2 and all(isinstance(x, int | float) for x in iv):
+        return f" <span class=muted>[{iv[0]:.3g}, {iv[1]:.3g}]</span>"
+    return ""
+
+
 def _metrics_table(result: dict[str, Any]) -> str:
+    """Each metric with its 95% interval beside the baseline's, the ratio, and a mark where the
+    paired interval of the difference clears the baseline."""
     metrics = result.get("metrics", {}) or {}
     chance = result.get("baseline", result.get("chance", {})) or {}  # "chance": reports before 0.2
+    intervals = result.get("intervals") or {}
     rows = []
     # zero-shot with calibration also keeps the raw scores' metrics (the paper's reading)
     named = [(name, name, v) for name, v in metrics.items()]
@@ -87,20 +97,32 @@ def _metrics_table(result: dict[str, Any]) -> str:
             # For ranks lower is better: show chance/value there.
             r = (base / value if value else float("inf")) if "rank" in name.lower() else value / base
             ratio = f"{r:.2f}x"
-            cls = "good" if r >= 3 else ""
+        ours = label == name  # the uncalibrated rows have no intervals of their own
+        above = ours and (intervals.get("above_baseline") or {}).get(name)
+        if above:
+            cls = "good"
+        mark = "&#10003; above" if above else ("" if not ours or name not in (intervals.get("difference") or {}) else "not separated")
         rows.append(
-            f"<tr><td>{html.escape(label)}</td><td class=num>{_fmt(value)}</td>"
-            f"<td class='num muted'>{_fmt(base) if base is not None else ''}</td>"
-            f"<td class='num {cls}'>{ratio}</td></tr>"
+            f"<tr><td>{html.escape(label)}</td><td class=num>{_fmt(value)}"
+            f"{_interval((intervals.get('metrics') or {}).get(name)) if ours else ''}</td>"
+            f"<td class='num muted'>{_fmt(base) if base is not None else ''}"
+            f"{_interval((intervals.get('baseline') or {}).get(name)) if ours else ''}</td>"
+            f"<td class='num {cls}'>{ratio}</td><td class='{cls}'>{mark}</td></tr>"
         )
     if not rows:
         return "<p class=muted>no metrics</p>"
+    n = intervals.get("n")
+    caption = (
+        f"<p class=muted>[lo, hi]: 95% bootstrap interval over {n} units, the baseline paired with the same "
+        "resamples; &#10003; above: the interval of the difference lies above 0.</p>" if n else ""
+    )
     return (
         "<table class=metrics><tr><th>metric</th><th>value</th><th>"
         + html.escape(str(result.get("baseline_name") or "chance / baseline"))
-        + "</th><th>ratio</th></tr>"
+        + "</th><th>ratio</th><th>vs baseline</th></tr>"
         + "".join(rows)
         + "</table>"
+        + caption
     )
 
 
