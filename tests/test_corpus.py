@@ -138,3 +138,34 @@ def test_cli_finds_transcripts_beside_videos(tmp_path) -> None:
     assert main(["tokenize", str(tmp_path), "--val-fraction", "0"]) == 0
     rows = pq.read_table(tmp_path / "corpus" / "train.parquet").to_pylist()
     assert [(r["text"], r["visual_ids"]) for r in rows] == [("stir the yellow sauce", [0, 1, 2])]
+
+
+def test_transcribe_output_in_work_is_read_and_missing_transcripts_are_counted(tmp_path, tok, caplog) -> None:
+    """``videobert transcribe``'s ``WORK/transcripts/<id>.json`` (Whisper layout, word times) is
+    found without --transcripts; videos without any transcript are counted and named."""
+    _make_work(tmp_path, {"-yt1": np.arange(10) % N_WORDS, "yt2": np.arange(8) % N_WORDS})
+    whisper = {
+        "text": " Cut the onion. Now fry it.", "language": "en",
+        "segments": [{"start": 1.0, "end": 5.0, "text": " Cut the onion. Now fry it.", "words": [
+            {"word": " Cut", "start": 1.0, "end": 1.4, "probability": 0.9},
+            {"word": " the", "start": 1.4, "end": 1.6, "probability": 0.9},
+            {"word": " onion.", "start": 1.6, "end": 2.2, "probability": 0.9},
+            {"word": " Now", "start": 3.6, "end": 3.9, "probability": 0.9},
+            {"word": " fry", "start": 3.9, "end": 4.3, "probability": 0.9},
+            {"word": " it.", "start": 4.3, "end": 5.0, "probability": 0.9}]}],
+    }  # fmt: skip
+    atomic_write_json(WorkDir(tmp_path).transcript_file("-yt1"), whisper)
+    caplog.set_level("WARNING")
+    stats = build_corpus(tmp_path, tokenizer=tok, val_fraction=0.0, sentences=None)
+    rows = pq.read_table(tmp_path / "corpus" / "train.parquet").to_pydict()
+    texts = [t for v, t in zip(rows["video_id"], rows["text"], strict=True) if v == "-yt1"]
+    assert " ".join(texts).split() == ["Cut", "the", "onion.", "Now", "fry", "it."]
+    assert stats["videos_with_transcript"] == 1
+    assert stats["videos_without_transcript"] == 1 and stats["first_without_transcript"] == ["yt2"]
+    assert "1 of 2 videos have no transcript (first: yt2)" in caplog.text
+    # no transcript anywhere: said loudly, with what to do
+    (WorkDir(tmp_path).transcript_file("-yt1")).unlink()
+    caplog.clear()
+    stats = build_corpus(tmp_path, tokenizer=tok, val_fraction=0.0)
+    assert stats["videos_with_text"] == 0
+    assert "none of the 2 videos has a transcript" in caplog.text and "videobert transcribe" in caplog.text
