@@ -27,6 +27,7 @@ import av.error
 import numpy as np
 
 from videobert.errors import InputFileError
+from videobert.video.decode import open_media
 
 log = logging.getLogger(__name__)
 
@@ -40,18 +41,7 @@ class AudioDecodeError(InputFileError):
 
 
 def _open(path: str) -> av.container.InputContainer:
-    if not os.path.exists(path):
-        raise AudioDecodeError(path, "file not found")
-    if os.path.isdir(path):
-        raise AudioDecodeError(path, "is a directory, not a video file")
-    if os.path.getsize(path) == 0:
-        raise AudioDecodeError(path, "zero-byte file")
-    try:
-        return av.open(path, mode="r", metadata_errors="ignore")
-    except av.error.InvalidDataError as exc:
-        raise AudioDecodeError(path, f"not a media file / invalid data ({getattr(exc, 'strerror', exc)})") from exc
-    except (*_AV_ERRORS, OSError) as exc:
-        raise AudioDecodeError(path, f"cannot open: {type(exc).__name__}: {exc}") from exc
+    return open_media(path, AudioDecodeError, hint="")
 
 
 def _clock_origin(container: av.container.InputContainer) -> float | None:

@@ -269,6 +269,12 @@ def work_argument(p: argparse.ArgumentParser, help_: str = "work directory") -> 
     p.add_argument("work", metavar="WORK", help=help_)
 
 
+def inputs_and_work_arguments(p: argparse.ArgumentParser, name: str, metavar: str, help_: str) -> None:
+    """Positional inputs (one or more) and a required ``--work WORK``: the stages that bring files in."""
+    p.add_argument(name, nargs="+", metavar=metavar, help=help_)
+    p.add_argument("--work", required=True, metavar="WORK", help="work directory")
+
+
 def annotations_argument(p: argparse.ArgumentParser, help_: str | None = None) -> None:
     """``--annotations FILE`` (YouCook2 layout)."""
     p.add_argument(

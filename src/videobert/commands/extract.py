@@ -11,7 +11,7 @@ import argparse
 import json
 import logging
 
-from videobert.commands.dialect import CLIP_KEYS, Command, add_command
+from videobert.commands.dialect import CLIP_KEYS, Command, add_command, inputs_and_work_arguments
 from videobert.config import kwargs_of
 from videobert.features.extract import ExtractConfig
 
@@ -19,10 +19,7 @@ log = logging.getLogger(__name__)
 
 
 def _arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "videos", nargs="+", metavar="VIDEOS", help="a folder of videos (recursive) or video files"
-    )
-    p.add_argument("--work", required=True, metavar="WORK", help="work directory")
+    inputs_and_work_arguments(p, "videos", "VIDEOS", "a folder of videos (recursive) or video files")
 
 
 def _run(args: argparse.Namespace, cfg: ExtractConfig) -> int:

@@ -15,7 +15,7 @@ import argparse
 import json
 import logging
 
-from videobert.commands.dialect import Command, add_command
+from videobert.commands.dialect import Command, add_command, inputs_and_work_arguments
 from videobert.config import kwargs_of
 from videobert.features.importer import ImportConfig
 
@@ -23,10 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def _arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "sources", nargs="+", metavar="DIR", help="a folder of <video_id>.npy / .npz arrays (recursive) or array files"
-    )
-    p.add_argument("--work", required=True, metavar="WORK", help="work directory")
+    inputs_and_work_arguments(p, "sources", "DIR", "a folder of <video_id>.npy / .npz arrays (recursive) or array files")
 
 
 def _run(args: argparse.Namespace, cfg: ImportConfig) -> int:

@@ -122,24 +122,28 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
-def _open(path: str | os.PathLike[str]) -> av.container.InputContainer:
-    """Open ``path`` for reading, turning every failure into a :class:`VideoDecodeError`."""
+def open_media(
+    path: str | os.PathLike[str], error: type[InputFileError] = VideoDecodeError, hint: str = "; truncated or not a video?"
+) -> av.container.InputContainer:
+    """Open ``path`` for reading with PyAV, turning every failure into ``error(path, reason)``
+    (missing, a directory, zero bytes, not a media file, another PyAV error)."""
     p = os.fspath(path)
     if not os.path.exists(p):
-        raise VideoDecodeError(p, "file not found")
+        raise error(p, "file not found")
     if os.path.isdir(p):
-        raise VideoDecodeError(p, "is a directory, not a video file")
+        raise error(p, "is a directory, not a video file")
     if os.path.getsize(p) == 0:
-        raise VideoDecodeError(p, "zero-byte file")
+        raise error(p, "zero-byte file")
     try:
         return av.open(p, mode="r", metadata_errors="ignore")
     except av.error.InvalidDataError as exc:
         text = getattr(exc, "strerror", None) or str(exc)
-        raise VideoDecodeError(
-            p, f"not a media file / invalid data ({text}); truncated or not a video?"
-        ) from exc
-    except (*_AV_ERRORS, OSError) as exc:
-        raise VideoDecodeError(p, f"cannot open: {_reason(exc)}") from exc
+        raise error(p, f"not a media file / invalid data ({text}){hint}") from exc
+    except (*_AV_ERRORS, ValueError, OSError) as exc:
+        raise error(p, f"cannot open: {_reason(exc)}") from exc
+
+
+_open = open_media
 
 
 def _video_stream(container: av.container.InputContainer, path: str) -> av.video.stream.VideoStream:
