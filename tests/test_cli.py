@@ -160,3 +160,23 @@ def test_the_documented_task_and_backbone_are_plugins(task_world: Path, tmp_path
     videobert("extract", str(video), "--work", str(work), "--backbone", "r3d_18", "--random-weights", "--input-size", "32")
     feats = np.load(work / "features" / "r3d_18" / "clip.npy")
     assert feats.shape == (2, 512) and np.isfinite(feats).all()  # 60 frames at 20 fps: two 1.5 s clips
+
+
+def test_tasks_take_a_device_and_refuse_cuda_without_a_gpu(tmp_path, caplog) -> None:
+    """Every task has ``--device``; asking for CUDA where there is none is one line, exit 1."""
+    import torch
+
+    from videobert.tasks import get_task, task_names
+
+    for name in task_names():
+        assert get_task(name).config_class().device is None, name
+    if torch.cuda.is_available():
+        return
+    work = tmp_path / "work"
+    (work / "checkpoints" / "step-1").mkdir(parents=True)
+    (work / "checkpoints" / "step-1" / "config.json").write_text("{}")
+    (tmp_path / "annotations.json").write_text('{"database": {}}')
+    caplog.set_level("ERROR", logger="videobert")
+    assert main(["classify", str(work), "--device", "cuda", "--annotations", str(tmp_path / "annotations.json")]) == 1
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "no CUDA GPU is visible" in errors[0] and "\n" not in errors[0], errors

@@ -53,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     for name in task_names():
         task = get_task(name)
-        flags = TASK_FLAGS.get(name, ())
+        flags = ("device", *TASK_FLAGS.get(name, ()))
         add_command(
             subparsers,
             Command(name, task.help, _runner(name), task.config_class, task.description, _arguments, flags),

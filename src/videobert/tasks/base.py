@@ -60,6 +60,8 @@ class TaskConfig:
         batch_size: sequences per forward pass of the model.
         n_examples: examples kept (and drawn, where a task draws them) for the report.
         seed: seeds sampling, initialisation and batch order.
+        device: where the model runs: cpu, cuda or cuda:N (None: CUDA when available); batches
+            and fine-tuned heads follow the model.
     """
 
     subset: str = "validation"
@@ -67,6 +69,7 @@ class TaskConfig:
     batch_size: int = 128
     n_examples: int = 6
     seed: int = 0
+    device: str | None = None
 
     def __post_init__(self) -> None:
         from videobert.data.annotations import normalize_subset
@@ -283,16 +286,18 @@ def run_task(
     """Run task ``name`` on a work directory: load its checkpoint (``checkpoint`` or the final one)
     and inputs, seed with ``cfg.seed``, run, write the report; returns it and the JSON's path."""
     from videobert.model.loading import load_model
-    from videobert.utils.runtime import seed_everything
+    from videobert.utils.runtime import resolve_device, seed_everything
 
     task = get_task(name)
     work = WorkDir.of(work).require()
     cfg = cfg if cfg is not None else task.config_class()
     if not isinstance(cfg, task.config_class):
         raise VideoBertError(f"task {name}: config must be a {task.config_class.__name__}, got {type(cfg).__name__}")
+    device = resolve_device(cfg.device)  # before anything is loaded: a missing GPU is the first error
     ann = work.annotations(annotations)
     seed_everything(int(cfg.seed))
     model, tokenizer, ckpt = load_model(work.resolve_checkpoint(checkpoint))
+    model.to(device)
     inputs = task.inputs(work, ann, cfg)
     report = task.run(model, tokenizer, inputs, cfg)
     log_report(report)

@@ -33,7 +33,7 @@ from videobert.data.annotations import Video
 from videobert.errors import VideoBertError
 from videobert.eval.intervals import unit_intervals
 from videobert.eval.metrics import confusion_matrix, precision_recall_f1
-from videobert.model.inference import TopStack, lower_forward
+from videobert.model.inference import TopStack, lower_forward, model_device, to_device
 from videobert.tasks.base import Task, TaskConfig, TaskInputs, TaskReport, register_task
 from videobert.tasks.charts import confusion_chart
 from videobert.utils.runtime import seed_everything, torch_threads
@@ -92,14 +92,15 @@ class _Cache:
         encs = [tokenizer.encode_pair(None, it.visual_words, cfg.max_length, fit="subsample") for it in items]
         full = tokenizer.pad(encs)  # pad all to one length L
         hs = []
+        device = model_device(model)
         model.eval()
         steps = range(0, len(items), cfg.batch_size)
         with torch.no_grad():  # not inference_mode: the cached states feed autograd later
             for b0 in tqdm(steps, desc=f"classify features (top {n_top})", disable=len(steps) < 4, leave=False):
-                batch = {k: v[b0 : b0 + cfg.batch_size] for k, v in full.items()}
+                batch = to_device({k: v[b0 : b0 + cfg.batch_size] for k, v in full.items()}, device)
                 hs.append(lower_forward(model, batch, n_top).float())
-        self.hidden = torch.cat(hs)  # (N, L, H)
-        self.mask = full["attention_mask"]  # (N, L)
+        self.hidden = torch.cat(hs)  # (N, L, H), on the model's device
+        self.mask = full["attention_mask"].to(device)  # (N, L)
 
 
 class VideoClassifier(torch.nn.Module):
@@ -110,7 +111,7 @@ class VideoClassifier(torch.nn.Module):
         self.top = TopStack(model, n_top, copy_weights=True)
         hidden = int(model.config.hidden_size)
         self.dropout = torch.nn.Dropout(float(getattr(model.config, "hidden_dropout_prob", 0.1)))
-        self.head = torch.nn.Linear(hidden, n_classes)
+        self.head = torch.nn.Linear(hidden, n_classes, device=model_device(model))
 
     def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Logits (B, n_classes) from hidden (B, L, H) and attention_mask (B, L)."""
@@ -125,7 +126,7 @@ def _fit_finetune(
     clf = VideoClassifier(model, int(setting.get("top_layers", 1)), n_classes)
     opt = torch.optim.AdamW(clf.parameters(), lr=float(setting.get("lr", 1e-4)), weight_decay=0.01)
     rng = np.random.default_rng(cfg.seed)
-    y_t = torch.as_tensor(y, dtype=torch.long)
+    y_t = torch.as_tensor(y, dtype=torch.long, device=cache.hidden.device)
     clf.train()
     with torch_threads(cfg.train_threads):
         _train_epochs(clf, opt, cache, idx, y_t, rng, int(setting.get("epochs", 5)), cfg.train_batch_size)
@@ -159,14 +160,14 @@ def _predict_finetune(clf: VideoClassifier, cache: _Cache, idx: np.ndarray, batc
     with torch.inference_mode():
         for b0 in range(0, len(idx), batch_size):
             b = torch.as_tensor(idx[b0 : b0 + batch_size])
-            out.append(clf(cache.hidden[b], cache.mask[b]).argmax(-1).numpy())
+            out.append(clf(cache.hidden[b], cache.mask[b]).argmax(-1).cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 
 def _pooled(model: Any, cache: _Cache) -> np.ndarray:
     top = TopStack(model, 0, copy_weights=False)
     with torch.inference_mode():
-        return top(cache.hidden, cache.mask)[1].double().numpy()  # (N, H)
+        return top(cache.hidden, cache.mask)[1].double().cpu().numpy()  # (N, H)
 
 
 def _fit_predict(

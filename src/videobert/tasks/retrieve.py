@@ -5,8 +5,10 @@ Every sentence of N evaluation segments is paired with every segment's visual wo
 (``[CLS] sentence [>] video [SEP]``) and scored by log P(aligned) from the alignment head: an
 (N, N) matrix whose diagonal holds the true pairs. Text->video ranks each row, video->text each
 column: R@1/5/10 and median rank (ties pessimistic, see ``videobert.eval.metrics``); chance
-R@K = K/N, median rank (N+1)/2. N is capped (``max_segments``) so the N^2 scoring stays bounded;
-by default only one segment per distinct sentence is kept so every text query has one right answer.
+R@K = K/N, median rank (N+1)/2. By default every evaluation segment is scored against every other
+(N^2 cross-encoder passes: YouCook2's ~3,300 validation segments make 11M pairs, a GPU job;
+``max_segments`` evaluates N evenly chosen ones instead, as cross-encoder papers do with 1k test
+sets); only one segment per distinct sentence is kept so every text query has one right answer.
 
 Fine-tuning: the top ``top_layers`` encoder layers, the pooler and the alignment head (copies; the
 loaded model is untouched) are trained on training-subset pairs — each segment with its own visual
@@ -30,7 +32,7 @@ from videobert.data.annotations import Segment
 from videobert.errors import VideoBertError
 from videobert.eval.intervals import unit_intervals
 from videobert.eval.metrics import retrieval_chance, retrieval_metrics, target_ranks, topk_predictions
-from videobert.model.inference import TopStack, batched, lower_forward
+from videobert.model.inference import TopStack, batched, lower_forward, model_device
 from videobert.tasks.base import Task, TaskConfig, TaskInputs, TaskReport, register_task
 from videobert.utils.arrays import evenly_spaced
 from videobert.utils.runtime import seed_everything, torch_threads
@@ -47,7 +49,7 @@ class RetrieveConfig(TaskConfig):
 
     Attributes:
         max_segments: N, the number of evaluation segments (evenly chosen; None or 0: all), N^2
-            pairs scored.
+            pairs scored (log says how many before scoring).
         unique_sentences: keep one segment per distinct sentence (unambiguous queries).
         max_length: tokens per pair (visual words subsampled to fit).
         finetune: also fine-tune and re-evaluate.
@@ -59,7 +61,7 @@ class RetrieveConfig(TaskConfig):
         ks: the K of each R@K.
     """
 
-    max_segments: int | None = 64
+    max_segments: int | None = None
     unique_sentences: bool = True
     max_length: int = 64
     batch_size: int = 256
@@ -70,8 +72,11 @@ class RetrieveConfig(TaskConfig):
     lr: float = 3e-4
     train_batch_size: int = 32
     train_threads: int = 1
-    max_train_segments: int | None = 600
+    max_train_segments: int | None = None
     ks: tuple[int, ...] = (1, 5, 10)
+
+
+PAIRS_PER_CHUNK = 65536  # (sentence, clips) encodings built and scored at a time
 
 
 class AlignmentScorer(torch.nn.Module):
@@ -132,12 +137,13 @@ def finetune_alignment(model: Any, tokenizer: Any, train_segments: list[Segment]
     """Fine-tune a copy of the top layers + alignment head on positive / negative training pairs."""
     seed_everything(cfg.seed)
     seqs, labels = _training_pairs(tokenizer, train_segments, cfg)
+    device = model_device(model)
     batches = []
     model.eval()
     with torch.no_grad():  # not inference_mode: the cached states feed autograd later
-        for idx, batch in batched(tokenizer, seqs, cfg.train_batch_size, sort_by_length=True):
+        for idx, batch in batched(tokenizer, seqs, cfg.train_batch_size, True, None, device):
             hidden = lower_forward(model, batch, cfg.top_layers).float()  # (B, L, H)
-            batches.append((hidden, batch["attention_mask"].clone(), torch.as_tensor(labels[idx])))
+            batches.append((hidden, batch["attention_mask"].clone(), torch.as_tensor(labels[idx], device=device)))
     scorer = AlignmentScorer(model, cfg.top_layers)
     opt = torch.optim.AdamW(scorer.parameters(), lr=cfg.lr, weight_decay=0.01)
     rng = np.random.default_rng(cfg.seed)
@@ -169,20 +175,28 @@ def score_matrix(
     """(N, N) log P(aligned) of sentence i with segment j's visual words: zero-shot, and fine-tuned if given."""
     n = len(segments)
     texts = [tokenizer.encode_text(s.sentence) for s in segments]
-    pairs = [(i, j) for i in range(n) for j in range(n)]
-    seqs = [tokenizer.encode_pair(texts[i], segments[j].visual_words, cfg.max_length, fit="subsample") for i, j in pairs]
-    zs = np.empty(len(pairs))
-    ft = np.empty(len(pairs)) if finetuned is not None else None
+    zs = np.empty(n * n)  # pair (i, j) at i * n + j
+    ft = np.empty(n * n) if finetuned is not None else None
     n_top = cfg.top_layers if finetuned is not None else 0
     zs_scorer = AlignmentScorer(model, n_top, copy_weights=False)  # the model's own modules
+    device = model_device(model)
+    rows_per_chunk = max(1, PAIRS_PER_CHUNK // max(n, 1))  # encodings held at once: bounded
+    log.info("retrieve: scoring %d x %d = %d pairs", n, n, n * n)
     model.eval()
+    bar = tqdm(total=n * n, desc=f"retrieve scoring {n}x{n}", unit="pair", disable=n * n < 4096, leave=False)
     with torch.inference_mode():
-        for idx, batch in batched(tokenizer, seqs, cfg.batch_size, True, f"retrieve scoring {n}x{n}"):
-            hidden = lower_forward(model, batch, n_top)  # (B, L, H)
-            zs[idx] = torch.log_softmax(zs_scorer(hidden, batch["attention_mask"]).float(), -1)[:, 1].double().numpy()
-            if finetuned is not None and ft is not None:
-                logits = finetuned(hidden.float(), batch["attention_mask"]).float()  # (B, 2)
-                ft[idx] = torch.log_softmax(logits, -1)[:, 1].double().numpy()
+        for r0 in range(0, n, rows_per_chunk):
+            pairs = [(i, j) for i in range(r0, min(n, r0 + rows_per_chunk)) for j in range(n)]
+            seqs = [tokenizer.encode_pair(texts[i], segments[j].visual_words, cfg.max_length, fit="subsample") for i, j in pairs]
+            flat = np.array([i * n + j for i, j in pairs])
+            for idx, batch in batched(tokenizer, seqs, cfg.batch_size, True, None, device):
+                hidden = lower_forward(model, batch, n_top)  # (B, L, H)
+                zs[flat[idx]] = torch.log_softmax(zs_scorer(hidden, batch["attention_mask"]).float(), -1)[:, 1].double().cpu().numpy()
+                if finetuned is not None and ft is not None:
+                    logits = finetuned(hidden.float(), batch["attention_mask"]).float()  # (B, 2)
+                    ft[flat[idx]] = torch.log_softmax(logits, -1)[:, 1].double().cpu().numpy()
+            bar.update(len(pairs))
+    bar.close()
     zs_m = zs.reshape(n, n)  # (N*N,) -> (N, N): row = sentence, column = video
     return zs_m, None if ft is None else ft.reshape(n, n)  # (N*N,) -> (N, N)
 
