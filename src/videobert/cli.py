@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "extract",
     "vocab",
     "tokenize",
+    "label_actions",
     "pretrain",
     "tasks",
     "report",
