@@ -80,7 +80,9 @@ def test_builtin_corpus_captions_agree_with_known_labels(nlp) -> None:
     noun_ok = [g[1] == noun_truth[t[1]] for g, t in zip(got, truth, strict=True)]
     both = sum(v and n for v, n in zip(verb_ok, noun_ok, strict=True)) / len(truth)
     verb_acc, noun_acc = sum(verb_ok) / len(truth), sum(noun_ok) / len(truth)
-    print(f"built-in captions, {len(truth)} segments: verb {verb_acc:.4f} noun {noun_acc:.4f} both {both:.4f}")
+    print(
+        f"built-in captions, {len(truth)} segments: verb {verb_acc:.4f} noun {noun_acc:.4f} both {both:.4f}"
+    )
     assert verb_acc >= 0.95 and noun_acc >= 0.95 and both >= 0.95
     assert {w for w, _ in summary.vocabularies["verb"]} == set(verb_truth.values())
     assert {w for w, _ in summary.vocabularies["noun"]} == set(noun_truth.values())
@@ -105,7 +107,9 @@ def test_builtin_corpus_narration_agrees_with_known_labels(nlp) -> None:
     verb_acc = sum(a.verb == v for a, (_, v, _) in zip(acts, rows, strict=True)) / len(rows)
     said = [(a, n) for a, (t, _, n) in zip(acts, rows, strict=True) if n in t.split()]
     noun_acc = sum(a.noun == n for a, n in said) / len(said)
-    print(f"built-in narration, {len(rows)} sentences: verb {verb_acc:.4f}, noun {noun_acc:.4f} ({len(said)} name it)")
+    print(
+        f"built-in narration, {len(rows)} sentences: verb {verb_acc:.4f}, noun {noun_acc:.4f} ({len(said)} name it)"
+    )
     assert len(rows) >= 300 and verb_acc >= 0.93 and noun_acc >= 0.93
 
 
@@ -158,8 +162,14 @@ YOUCOOK2_STYLE = [
 
 def test_youcook2_style_captions(nlp) -> None:
     acts = caption_actions([c for c, _, _ in YOUCOOK2_STYLE], nlp)
-    wrong = [(c, (v, n), a) for a, (c, v, n) in zip(acts, YOUCOOK2_STYLE, strict=True) if (a.verb, a.noun) != (v, n)]
-    print(f"YouCook2-style captions: {len(YOUCOOK2_STYLE) - len(wrong)}/{len(YOUCOOK2_STYLE)} right; wrong: {wrong}")
+    wrong = [
+        (c, (v, n), a)
+        for a, (c, v, n) in zip(acts, YOUCOOK2_STYLE, strict=True)
+        if (a.verb, a.noun) != (v, n)
+    ]
+    print(
+        f"YouCook2-style captions: {len(YOUCOOK2_STYLE) - len(wrong)}/{len(YOUCOOK2_STYLE)} right; wrong: {wrong}"
+    )
     assert len(wrong) <= 2, wrong
     # the opening imperatives the small tagger misreads are the point of this list
     misread = [c for c, v, _ in YOUCOOK2_STYLE if nlp(c)[0].lower_ == v and nlp(c)[0].pos_ != "VERB"]
@@ -201,7 +211,9 @@ def _db() -> dict:
 
 def test_vocabularies_from_training_captions_and_kept_labels(nlp, caplog) -> None:
     caplog.set_level(logging.WARNING)
-    labelled, s = label_database(_db(), ActionLabelConfig(verbs=2, nouns=2, progress=False), source="ann.json")
+    labelled, s = label_database(
+        _db(), ActionLabelConfig(verbs=2, nouns=2, progress=False), source="ann.json"
+    )
     # counted on the 8 training captions (the "train" alias included): chop 3, fry 2 beat boil 1 + 3
     # validation ones; the file's own "mix" / "gravy" count too
     assert s.vocabularies == {"verb": [("chop", 3), ("fry", 2)], "noun": [("onion", 3), ("carrot", 2)]}
@@ -219,7 +231,11 @@ def test_vocabularies_from_training_captions_and_kept_labels(nlp, caplog) -> Non
     assert (s.segments, s.captions, s.with_verb, s.with_noun, s.with_both) == (14, 12, 7, 7, 7)
     assert s.kept == {"verb": 1, "noun": 1} and s.tagged == {"verb": 6, "noun": 6}
     assert s.dropped == {"verb": 5, "noun": 5}  # boil x4 and whisk; egg x2 and potato x3
-    assert _db()["aaaaaaaaaaa"]["annotations"][0] == {"segment": [0, 2], "id": 0, "sentence": "chop the onion"}
+    assert _db()["aaaaaaaaaaa"]["annotations"][0] == {
+        "segment": [0, 2],
+        "id": 0,
+        "sentence": "chop the onion",
+    }
 
     over, s2 = label_database(_db(), ActionLabelConfig(verbs=5, nouns=5, overwrite=True, progress=False))
     assert over["aaaaaaaaaaa"]["annotations"][6]["verb"] == "stir" and s2.kept == {"verb": 0, "noun": 0}
@@ -271,15 +287,29 @@ def test_cli_writes_labelled_annotations_and_summary(nlp, tmp_path: Path, caplog
                 assert {k: v for k, v in got.items() if k not in ("verb", "noun")} == {
                     k: v for k, v in orig.items() if k not in ("verb", "noun")
                 }
-    assert labelled["aaaaaaaaaaa"]["annotations"][5] == {**db["aaaaaaaaaaa"]["annotations"][5], "verb": "boil", "noun": "egg"}
+    assert labelled["aaaaaaaaaaa"]["annotations"][5] == {
+        **db["aaaaaaaaaaa"]["annotations"][5],
+        "verb": "boil",
+        "noun": "egg",
+    }
     assert summary["vocabulary_sizes"] == {"verb": 3, "noun": 4}
     assert summary["vocabularies"]["verb"] == [["chop", 3], ["fry", 2], ["boil", 1]]
     assert summary["config"]["verbs"] == 3 and summary["output"] == str(out)
-    assert (summary["segments"], summary["with_verb"], summary["with_noun"], summary["with_both"]) == (14, 11, 9, 8)
+    assert (summary["segments"], summary["with_verb"], summary["with_noun"], summary["with_both"]) == (
+        14,
+        11,
+        9,
+        8,
+    )
 
     work = tmp_path / "work"
     assert main(["label-actions", str(ann), "--work", str(work), "--no-progress"]) == 0
-    assert json.loads((work / "annotations.json").read_text())["database"]["ccccccccccc"]["annotations"][0]["verb"] == "boil"
+    assert (
+        json.loads((work / "annotations.json").read_text())["database"]["ccccccccccc"]["annotations"][0][
+            "verb"
+        ]
+        == "boil"
+    )
     assert (work / "annotations.summary.json").is_file()
 
     caplog.clear()
@@ -290,7 +320,12 @@ def test_cli_writes_labelled_annotations_and_summary(nlp, tmp_path: Path, caplog
     assert main(["label-actions", str(bad)]) == 1
     err = _errors(caplog)
     assert len(err) == 3 and not any("\n" in e for e in err), err
-    assert "not both" in err[0] and "missing.json" in err[1] and "bad.json" in err[2] and "YouCook2 layout" in err[2]
+    assert (
+        "not both" in err[0]
+        and "missing.json" in err[1]
+        and "bad.json" in err[2]
+        and "YouCook2 layout" in err[2]
+    )
 
 
 def test_missing_tagger_is_one_line_naming_the_install(monkeypatch, tmp_path: Path, caplog) -> None:
@@ -356,7 +391,10 @@ def test_zero_shot_labels_a_youcook2_file_in_memory(nlp, task_world, tmp_path: P
     assert got["config"]["labels"]["tagger"] == "en_core_web_sm"
 
     # smaller vocabularies through the task config: the rarer classes lose their labels
-    assert main(["zero-shot", str(work), "--annotations", str(ann), "labels.verbs=3", "labels.progress=false"]) == 0
+    assert (
+        main(["zero-shot", str(work), "--annotations", str(ann), "labels.verbs=3", "labels.progress=false"])
+        == 0
+    )
     small = json.loads((work / "reports" / "zero-shot.json").read_text())
     assert small["labels"]["vocabulary_sizes"]["verb"] == 3 and small["n_classes"]["verb"] == 3
     assert small["labels"]["evaluated_with_label"]["verb"] < 45

@@ -24,12 +24,28 @@ log = logging.getLogger(__name__)
 
 
 def _arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("annotations", metavar="ANNOTATIONS", help="YouCook2-layout annotation JSON with a 'sentence' per segment")
-    p.add_argument("--out", default=None, metavar="FILE", help="labelled annotations (default: <input stem>.labelled.json beside it)")
-    p.add_argument("--work", default=None, metavar="WORK", help="write WORK/annotations.json instead (what the tasks read by default)")
+    p.add_argument(
+        "annotations",
+        metavar="ANNOTATIONS",
+        help="YouCook2-layout annotation JSON with a 'sentence' per segment",
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="FILE",
+        help="labelled annotations (default: <input stem>.labelled.json beside it)",
+    )
+    p.add_argument(
+        "--work",
+        default=None,
+        metavar="WORK",
+        help="write WORK/annotations.json instead (what the tasks read by default)",
+    )
 
 
-def output_paths(annotations: str | Path, out: str | Path | None = None, work: str | Path | None = None) -> tuple[Path, Path]:
+def output_paths(
+    annotations: str | Path, out: str | Path | None = None, work: str | Path | None = None
+) -> tuple[Path, Path]:
     """``(labelled annotations, summary JSON)`` for ``label-actions ANNOTATIONS [--out | --work]``."""
     from videobert.workdir import ANNOTATIONS_NAME, WorkDir
 
@@ -61,7 +77,9 @@ def _run(args: argparse.Namespace, cfg: ActionLabelConfig) -> int:
         words = ", ".join(f"{w} {c}" for w, c in summary.vocabularies[slot])
         log.info("  %ss (%d): %s", slot, len(summary.vocabularies[slot]), words)
     atomic_write_json(target, {**data, "database": labelled})
-    atomic_write_json(summary_path, {"annotations": str(args.annotations), "output": str(target), **summary.to_json()})
+    atomic_write_json(
+        summary_path, {"annotations": str(args.annotations), "output": str(target), **summary.to_json()}
+    )
     log.info("wrote %s and %s", target, summary_path)
     return 0
 

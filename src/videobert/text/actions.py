@@ -96,7 +96,9 @@ class ActionLabelConfig:
 
     def __post_init__(self) -> None:
         if int(self.verbs) < 1 or int(self.nouns) < 1:
-            raise VideoBertError(f"label-actions: verbs and nouns must be >= 1, got {self.verbs}, {self.nouns}")
+            raise VideoBertError(
+                f"label-actions: verbs and nouns must be >= 1, got {self.verbs}, {self.nouns}"
+            )
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,9 @@ def load_tagger(name: str = DEFAULT_TAGGER) -> Any:
             "installs en_core_web_sm"
         )
     if not {"tagger", "morphologizer"} & set(nlp.pipe_names) or "parser" not in nlp.pipe_names:
-        raise VideoBertError(f"POS tagger {name!r}: the pipeline needs a tagger and a parser, has {nlp.pipe_names}")
+        raise VideoBertError(
+            f"POS tagger {name!r}: the pipeline needs a tagger and a parser, has {nlp.pipe_names}"
+        )
     log.debug("tagger %s: %s %s", name, nlp.meta.get("name"), nlp.meta.get("version"))
     return nlp
 
@@ -186,7 +190,14 @@ def _through_control(verb: Any) -> Any:
     for _ in range(4):
         if verb.lemma_.lower() not in CONTROL_VERBS:
             break
-        nxt = next((c for c in verb.children if c.dep_ in ("xcomp", "ccomp", "acl", "advcl", "conj") and c.pos_ == "VERB"), None)
+        nxt = next(
+            (
+                c
+                for c in verb.children
+                if c.dep_ in ("xcomp", "ccomp", "acl", "advcl", "conj") and c.pos_ == "VERB"
+            ),
+            None,
+        )
         if nxt is None:
             break
         verb = nxt
@@ -196,12 +207,18 @@ def _through_control(verb: Any) -> Any:
 def _noun_head(tok: Any, stop_compound: bool = False) -> Any:
     """A compound's head ("chicken breast" -> breast), a measure word's object ("pinch of salt" -> salt)."""
     for _ in range(4):
-        while not stop_compound and tok.dep_ == "compound" and tok.head is not tok and tok.head.pos_ in _NOUNS:
+        while (
+            not stop_compound and tok.dep_ == "compound" and tok.head is not tok and tok.head.pos_ in _NOUNS
+        ):
             tok = tok.head
         if tok.lemma_.lower() not in MEASURE_NOUNS:
             break
         of = next((c for c in tok.children if c.dep_ == "prep" and c.lower_ == "of"), None)
-        obj = None if of is None else next((c for c in of.children if c.dep_ == "pobj" and c.pos_ in _NOUNS), None)
+        obj = (
+            None
+            if of is None
+            else next((c for c in of.children if c.dep_ == "pobj" and c.pos_ in _NOUNS), None)
+        )
         if obj is None:
             break
         tok = obj
@@ -259,7 +276,11 @@ def _noun_of(doc: Any, verb: Any | None, nouns: frozenset[str] = frozenset()) ->
     """The lemma of the verb's object (see the module docstring), or of the caption's main noun."""
     if verb is None:
         root = _root(doc)
-        cand = root if root is not None and root.pos_ in _NOUNS else next((t for t in doc if t.pos_ in _NOUNS), None)
+        cand = (
+            root
+            if root is not None and root.pos_ in _NOUNS
+            else next((t for t in doc if t.pos_ in _NOUNS), None)
+        )
         return None if cand is None else _lemma(_noun_head(cand))
     found, noun = _object_phrase(doc, verb, nouns)
     if found:
@@ -441,7 +462,9 @@ class LabelSummary:
 
 
 def label_database(
-    db: dict[str, dict[str, Any]], cfg: ActionLabelConfig | None = None, source: str | os.PathLike[str] = "annotations"
+    db: dict[str, dict[str, Any]],
+    cfg: ActionLabelConfig | None = None,
+    source: str | os.PathLike[str] = "annotations",
 ) -> tuple[dict[str, dict[str, Any]], LabelSummary]:
     """A copy of a YouCook2-layout ``database`` with ``verb`` / ``noun`` on every segment the
     tagger found one for that is in the vocabulary, and what was done.
