@@ -398,3 +398,38 @@ def test_zero_shot_labels_a_youcook2_file_in_memory(nlp, task_world, tmp_path: P
     small = json.loads((work / "reports" / "zero-shot.json").read_text())
     assert small["labels"]["vocabulary_sizes"]["verb"] == 3 and small["n_classes"]["verb"] == 3
     assert small["labels"]["evaluated_with_label"]["verb"] < 45
+
+
+def test_zero_shot_tags_only_the_missing_slot(nlp, task_world, tmp_path: Path) -> None:
+    """Verbs in the file, nouns not: only nouns come from the tagger; the file's verbs (one
+    deliberately odd) are left as they are; labelled inputs leave inputs untouched."""
+    from tinymodels import task_inputs
+
+    from videobert.tasks.zero_shot import ZeroShotConfig, action_labels
+
+    work = tmp_path / "work"
+    shutil.copytree(task_world, work, ignore=shutil.ignore_patterns("reports", "checkpoints"))
+    db = json.loads((work / "annotations.json").read_text())["database"]
+    truth = {
+        (vid, i): (a["verb"], a["noun"]) for vid, e in db.items() for i, a in enumerate(e["annotations"])
+    }
+    for e in db.values():
+        for a in e["annotations"]:
+            a.pop("noun")
+    first = sorted(db)[0]
+    db[first]["annotations"][0]["verb"] = "juggle"
+    (work / "annotations.json").write_text(json.dumps({"database": db}))
+    inputs = task_inputs(work)
+    new, info = action_labels(inputs, ZeroShotConfig(labels=ActionLabelConfig(progress=False)))
+    assert (
+        info["source"] == "tagger" and info["slots"] == ["noun"] and info["vocabulary_sizes"] == {"noun": 6}
+    )
+    assert all(s.noun is None for s in inputs.segments)  # the caller's inputs are not changed
+    for seg in [*new.segments, *new.train_segments]:
+        verb, noun = truth[(seg.video_id, seg.index)]
+        assert seg.noun == noun
+        assert seg.verb == ("juggle" if (seg.video_id, seg.index) == (first, 0) else verb)
+    assert new.annotations[first]["annotations"][0]["verb"] == "juggle"
+    assert info["with_both"] == info["annotated_segments"] == len(truth)
+    same, info2 = action_labels(new, ZeroShotConfig())
+    assert same is new and info2 == {"source": "annotations"}

@@ -135,10 +135,10 @@ def score_slots(
     return scores
 
 
-def _has_label(db: dict[str, Any], slot: str) -> bool:
-    return any(
-        isinstance(a, dict) and a.get(slot) for e in db.values() for a in (e.get("annotations") or []) if isinstance(e, dict)
-    )
+def _annotated(db: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every segment mapping of a database."""
+    anns = (a for e in db.values() if isinstance(e, dict) for a in (e.get("annotations") or []))
+    return [a for a in anns if isinstance(a, dict)]
 
 
 def action_labels(inputs: TaskInputs, cfg: ZeroShotConfig) -> tuple[TaskInputs, dict[str, Any]]:
@@ -146,13 +146,18 @@ def action_labels(inputs: TaskInputs, cfg: ZeroShotConfig) -> tuple[TaskInputs, 
     that no segment of the annotations carries (:func:`videobert.text.actions.label_database` with
     ``cfg.labels``, in memory), and what was done (the report's ``labels``).
 
-    Slots the file labels keep the file's labels untouched; other slots than ``verb`` / ``noun`` are
-    never tagged. Returns ``inputs`` itself when nothing is missing.
+    Slots the file (or the segments themselves) label keep those labels untouched; other slots
+    than ``verb`` / ``noun`` are never tagged. Returns ``inputs`` itself when nothing is missing.
     """
     from videobert.text.actions import label_database
 
     wanted = [s for s in cfg.slots if s in ACTION_SLOTS]
-    missing = [s for s in wanted if not _has_label(inputs.annotations, s)]
+    missing = [
+        s
+        for s in wanted
+        if not any(a.get(s) for a in _annotated(inputs.annotations))
+        and not any(getattr(g, s, None) for g in inputs.segments)
+    ]
     if not missing:
         return inputs, {"source": "annotations"}
     log.info(
@@ -162,7 +167,8 @@ def action_labels(inputs: TaskInputs, cfg: ZeroShotConfig) -> tuple[TaskInputs, 
     )  # fmt: skip
     labelled, summary = label_database(inputs.annotations, replace(cfg.labels, overwrite=False))
     for vid, entry in labelled.items():  # slots the file has keep the file's labels
-        for ann, orig in zip(entry.get("annotations") or [], inputs.annotations[vid].get("annotations") or [], strict=True):
+        originals = inputs.annotations[vid].get("annotations") or []
+        for ann, orig in zip(entry.get("annotations") or [], originals, strict=True):
             for slot in set(ACTION_SLOTS) - set(missing):
                 if isinstance(ann, dict) and isinstance(orig, dict):
                     ann.pop(slot, None)
@@ -177,6 +183,7 @@ def action_labels(inputs: TaskInputs, cfg: ZeroShotConfig) -> tuple[TaskInputs, 
         return out
 
     segments = relabel(inputs.segments)
+    anns = _annotated(labelled)
     new = replace(inputs, segments=segments, train_segments=relabel(inputs.train_segments), annotations=labelled)
     info = {
         "source": "tagger",
@@ -186,9 +193,9 @@ def action_labels(inputs: TaskInputs, cfg: ZeroShotConfig) -> tuple[TaskInputs, 
         "vocabulary_sizes": {slot: len(summary.vocabularies[slot]) for slot in missing},
         "vocabularies": {slot: [[w, c] for w, c in summary.vocabularies[slot]] for slot in missing},
         "annotated_segments": summary.segments,
-        "with_verb": summary.with_verb,
-        "with_noun": summary.with_noun,
-        "with_both": summary.with_both,
+        "with_verb": sum(1 for a in anns if a.get("verb")),
+        "with_noun": sum(1 for a in anns if a.get("noun")),
+        "with_both": sum(1 for a in anns if a.get("verb") and a.get("noun")),
         "evaluated_with_label": {slot: sum(1 for s in segments if getattr(s, slot)) for slot in missing},
         "evaluated_segments": len(segments),
     }

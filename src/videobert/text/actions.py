@@ -392,7 +392,11 @@ def caption_actions(
             first = _opening(doc)
             retag.append((text, first))
     if retag:
-        again = nlp.pipe([f"you {doc_tok.doc[doc_tok.i :].text}" for _, doc_tok in retag], batch_size=256)
+        # "you whisk eggs in a bowl": the same words as a clause with a subject (opening word lower case)
+        again = nlp.pipe(
+            [f"you {tok.lower_}{tok.whitespace_}{tok.doc[tok.i + 1 :].text}" for _, tok in retag],
+            batch_size=256,
+        )
         for (text, first), rdoc in zip(retag, again, strict=True):
             verb = rdoc[1] if len(rdoc) > 1 else None
             if verb is not None and verb.pos_ == "VERB" and verb.lower_ == first.lower_:
