@@ -67,6 +67,8 @@ def _run(args: argparse.Namespace, cfg: ActionLabelConfig) -> int:
     from videobert.utils.io import atomic_write_json, read_json
 
     target, summary_path = output_paths(args.annotations, args.out, args.work)
+    if target.exists() and not target.samefile(args.annotations):
+        log.warning("%s exists and will be replaced by the labelled %s", target, args.annotations)
     load_annotations(args.annotations)  # checks the layout, naming the file
     data = read_json(args.annotations)  # written back as it was (subset names, other keys), labels added
     labelled, summary = label_database(data["database"], cfg, source=args.annotations)
