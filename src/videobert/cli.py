@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "import_features",
     "vocab",
     "tokenize",
+    "label_actions",
     "pretrain",
     "tasks",
     "report",

@@ -10,6 +10,11 @@ single mask. Log-probabilities are over the WordPiece vocabulary only (visual wo
 excluded). Metrics: top-1 / top-5 accuracy per slot; chance = 1/n_classes and 5/n_classes
 (``chance``), and the majority-class baseline (``majority``).
 
+Labels: the annotations' ``verb`` / ``noun`` per segment. A file without them (YouCook2's own has
+only ``sentence``) is labelled in memory by the step ``videobert label-actions`` runs (a POS tagger
+over the captions, the ``labels.*`` settings: tagger, vocabulary sizes), which the log and the
+report's ``labels`` and ``notes`` say.
+
 ``calibration="prior"`` (off by default; the paper reads the raw scores) subtracts from each
 candidate's score its mean score over *reference* segments (by default the annotations' training
 subset; only their visual words are used, never their labels), i.e. ranks by how much the clips
@@ -21,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -39,6 +44,8 @@ from videobert.eval.metrics import (
 from videobert.model.inference import batched, model_device, text_logits
 from videobert.tasks.base import Task, TaskConfig, TaskInputs, TaskReport, register_task
 from videobert.tasks.charts import bar_chart
+from videobert.text.actions import SLOTS as ACTION_SLOTS
+from videobert.text.actions import ActionLabelConfig
 from videobert.utils.arrays import evenly_spaced
 
 log = logging.getLogger(__name__)
@@ -59,6 +66,8 @@ class ZeroShotConfig(TaskConfig):
         max_segments: evaluate at most this many segments (evenly chosen; None = all).
         calibration: ``"none"`` or ``"prior"`` (see the module docstring); the prior is estimated
             on ``train_subset``'s segments (their visual words only).
+        labels: how captions are labelled when the annotations have no ``verb`` / ``noun``
+            (:class:`videobert.text.actions.ActionLabelConfig`, as ``videobert label-actions``).
     """
 
     template: str = "now let me show you how to [MASK] the [MASK]"
@@ -69,6 +78,7 @@ class ZeroShotConfig(TaskConfig):
     max_segments: int | None = None
     n_examples: int = 10
     calibration: Literal["none", "prior"] = "none"
+    labels: ActionLabelConfig = field(default_factory=ActionLabelConfig)
 
 
 def score_slots(
@@ -132,6 +142,74 @@ def score_slots(
     return scores
 
 
+def _annotated(db: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every segment mapping of a database."""
+    anns = (a for e in db.values() if isinstance(e, dict) for a in (e.get("annotations") or []))
+    return [a for a in anns if isinstance(a, dict)]
+
+
+def action_labels(inputs: TaskInputs, cfg: ZeroShotConfig) -> tuple[TaskInputs, dict[str, Any]]:
+    """``inputs`` with ``verb`` / ``noun`` labels from the POS tagger for the slots of ``cfg.slots``
+    that no segment of the annotations carries (:func:`videobert.text.actions.label_database` with
+    ``cfg.labels``, in memory), and what was done (the report's ``labels``).
+
+    Slots the file (or the segments themselves) label keep those labels untouched; other slots
+    than ``verb`` / ``noun`` are never tagged. Returns ``inputs`` itself when nothing is missing.
+    """
+    from videobert.text.actions import label_database
+
+    wanted = [s for s in cfg.slots if s in ACTION_SLOTS]
+    missing = [
+        s
+        for s in wanted
+        if not any(a.get(s) for a in _annotated(inputs.annotations))
+        and not any(getattr(g, s, None) for g in inputs.segments)
+    ]
+    if not missing:
+        return inputs, {"source": "annotations"}
+    log.info(
+        "zero-shot: the annotations have no %s labels; labelling their captions with the POS tagger %r "
+        "(as videobert label-actions: %d verbs, %d nouns of the %s captions)",
+        " / ".join(missing), cfg.labels.tagger, cfg.labels.verbs, cfg.labels.nouns, cfg.labels.vocab_subset or "all",
+    )  # fmt: skip
+    labelled, summary = label_database(inputs.annotations, replace(cfg.labels, overwrite=False))
+    for vid, entry in labelled.items():  # slots the file has keep the file's labels
+        originals = inputs.annotations[vid].get("annotations") or []
+        for ann, orig in zip(entry.get("annotations") or [], originals, strict=True):
+            for slot in set(ACTION_SLOTS) - set(missing):
+                if isinstance(ann, dict) and isinstance(orig, dict):
+                    ann.pop(slot, None)
+                    if slot in orig:
+                        ann[slot] = orig[slot]
+
+    def relabel(segs: list[Any]) -> list[Any]:
+        out = []
+        for seg in segs:
+            ann = labelled[seg.video_id]["annotations"][seg.index]
+            out.append(replace(seg, **{slot: ann.get(slot) for slot in missing}))
+        return out
+
+    segments = relabel(inputs.segments)
+    anns = _annotated(labelled)
+    new = replace(inputs, segments=segments, train_segments=relabel(inputs.train_segments), annotations=labelled)
+    info = {
+        "source": "tagger",
+        "slots": missing,
+        "tagger": summary.tagger,
+        "vocab_subset": summary.vocab_subset,
+        "vocabulary_sizes": {slot: len(summary.vocabularies[slot]) for slot in missing},
+        "vocabularies": {slot: [[w, c] for w, c in summary.vocabularies[slot]] for slot in missing},
+        "annotated_segments": summary.segments,
+        "with_verb": sum(1 for a in anns if a.get("verb")),
+        "with_noun": sum(1 for a in anns if a.get("noun")),
+        "with_both": sum(1 for a in anns if a.get("verb") and a.get("noun")),
+        "evaluated_with_label": {slot: sum(1 for s in segments if getattr(s, slot)) for slot in missing},
+        "evaluated_segments": len(segments),
+    }
+    log.info("zero-shot labels from the tagger: %s", summary.line())
+    return new, info
+
+
 def label_vocabularies(inputs: TaskInputs, slots: tuple[str, ...]) -> dict[str, list[str]]:
     """Per slot the sorted labels of every annotated segment of the file (all subsets), else of
     the evaluated segments."""
@@ -153,16 +231,21 @@ def zero_shot(
 ) -> TaskReport:
     """Zero-shot verb / noun classification of ``inputs.segments``.
 
-    A segment missing a slot's label is left out of that slot's metrics. Candidates per slot are
+    Annotations without ``verb`` / ``noun`` are labelled first (:func:`action_labels`). A segment
+    missing a slot's label is left out of that slot's metrics. Candidates per slot are
     ``vocabularies`` (default: :func:`label_vocabularies`); with ``calibration="prior"`` the prior is
     the mean score over ``inputs.train_segments`` (labels unused).
 
     Returns:
         the report: ``metrics`` ``<slot>_top<K>`` beside chance (1/n_classes, K/n_classes);
         ``details`` ``majority`` (the majority-class baseline), ``n_classes``, ``n_per_slot``,
-        ``per_class``, ``label_counts`` and, with calibration, ``uncalibrated`` (the raw scores' metrics).
+        ``per_class``, ``label_counts``, ``labels`` (``{"source": "annotations"}``, or ``"tagger"``
+        with the tagger, vocabulary sizes and how many segments kept a label, see
+        :func:`action_labels`; then also ``notes``) and, with calibration, ``uncalibrated`` (the raw
+        scores' metrics).
     """
     cfg = cfg or ZeroShotConfig()
+    inputs, labels = action_labels(inputs, cfg)
     segments = [inputs.segments[i] for i in evenly_spaced(len(inputs.segments), cfg.max_segments)]
     vocab = vocabularies or label_vocabularies(inputs, cfg.slots)
     vocab = {slot: sorted(set(vocab.get(slot) or [])) for slot in cfg.slots}
@@ -251,8 +334,15 @@ def zero_shot(
             k: dict(Counter(str(getattr(s, k)) for s in usable if getattr(s, k))) for k in cfg.slots
         },
         **({"uncalibrated": uncalibrated} if cfg.calibration != "none" else {}),
+        "labels": labels,
     }
     intervals = unit_intervals(hits, chance, seed=cfg.seed)
+    if labels["source"] == "tagger":
+        details["notes"] = [
+            f"{' and '.join(labels['slots'])} labels came from the POS tagger {labels['tagger']} over the captions "
+            f"({', '.join(f'{n} {k}s' for k, n in labels['vocabulary_sizes'].items())} of the "
+            f"{labels['vocab_subset'] or 'all'} captions), not from the annotation file"
+        ]
     return TaskReport(TASK, metrics, chance, "chance", len(usable), asdict(cfg), examples, images, list(images), details, intervals)
 
 
