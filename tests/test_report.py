@@ -73,3 +73,25 @@ def test_report_renders_in_chromium_with_all_images(tmp_path):
     assert page["images_ok"] == page["images_total"]
     assert page["tables"].count("metrics") == 2
     assert shot.exists() and shot.stat().st_size > 1000
+
+
+def test_paper_table_only_for_youcook2_annotations(tmp_path):
+    """The paper's published numbers appear beside ours (on the paper's scale, with our interval)
+    when the annotation file is YouCook2's, and never for another corpus."""
+    from videobert.report.paper import is_youcook2
+
+    _fake_run(tmp_path)
+    assert "The paper's table" not in build_report(tmp_path).read_text()
+    ann = tmp_path / "youcookii_annotations_trainval.json"
+    ann.write_text(json.dumps({"database": {"GLd3aX16zBg": {"subset": "validation", "recipe_type": "113"}}}))
+    other = tmp_path / "mine.json"
+    other.write_text(json.dumps({"database": {"GLd3aX16zBg": {"recipe_type": "1"}, "-a_b-c_d-e1": {"recipe_type": "2"}}}))
+    assert is_youcook2(ann) and is_youcook2(other) and not is_youcook2(tmp_path / "synth.json") and not is_youcook2(None)
+    path = tmp_path / "reports" / "zero_shot.json"
+    data = json.loads(path.read_text())
+    data["annotations"] = str(ann)
+    path.write_text(json.dumps(data))
+    page = build_report(tmp_path).read_text()
+    table = page[page.index("The paper's table") :].split("</table>")[0]
+    assert "<td>zero-shot verb top-1 (%)</td><td class=num>3.2</td><td class=num>50.00" in table
+    assert "[35.00, 65.00]" in table and "captioning" not in table  # no caption report on YouCook2

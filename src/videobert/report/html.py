@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from videobert.errors import StageMissingError
+from videobert.report.paper import paper_table
 from videobert.report.plots import plot_training_curves
 from videobert.tasks.base import BUILTIN_TASKS
 from videobert.utils.io import atomic_write_text
@@ -265,6 +266,8 @@ def build_report(work: str | Path, title: str = "VideoBERT report", gallery_top:
             parts.append(_notes(res))
             parts.append(_task_images(res, reports_dir))
             parts.append(_examples_table(res, reports_dir))
+
+    parts.append(paper_table(results))  # only when the annotations are YouCook2's
 
     curves = plot_training_curves(work.pretrain_log, reports_dir / "training_curves.png")
     if curves:
