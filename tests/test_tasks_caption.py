@@ -234,3 +234,17 @@ def test_train_captioner_without_clips_is_videobert_only(world: Path, loaded) ->
     assert cap.system == "videobert" and info["input_dim"] == 64 and info["clip_dim"] == 0
     out = cap.caption(model, tok, [s.visual_words for s in inputs.segments[:3]], beam=2)
     assert len(out) == 3 and all(isinstance(c, str) for c in out)
+
+
+def test_train_output_vocab_restricts_the_softmax(loaded) -> None:
+    model, tok = loaded
+    feats, targets = toy_world(tok, n=6)
+    allowed = sorted({i for t in targets for i in t})
+    torch.manual_seed(0)
+    net = CaptionModel(feats.parts, feats.clip_dim, 4, tok.text_vocab_size, 10, SpecialIds.of(tok), None, 32, 1, 2, 0.0, allowed)
+    losses = train_caption_model(net, feats, targets, TrainSettings(steps=40, batch_size=6, lr=3e-3, warmup=2))
+    assert np.isfinite(losses).all() and losses[-1] < losses[0]
+    caps, lp = greedy_decode(net, feats, max_tokens=6)
+    assert all(set(c) <= set(allowed) for c in caps) and np.isfinite(lp).all()
+    logits = net.logits(torch.zeros(2, 32))  # (2, T): -inf outside the allowed pieces and the end token
+    assert torch.isfinite(logits).sum(dim=1).tolist() == [len(allowed) + 1] * 2

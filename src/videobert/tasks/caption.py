@@ -105,6 +105,8 @@ class CaptionConfig(TaskConfig):
             always averages all the segment's clips).
         embeddings: ``"bert"`` (decoder embeddings = the VideoBERT text embeddings, frozen and
             tied) or ``"learned"`` (fresh tied embeddings).
+        output_vocab: ``"full"`` (softmax over every WordPiece id) or ``"train"`` (over the pieces of
+            the training captions only: a cost saving for small CPU runs such as the demo).
         d_model, n_layers, n_heads, dropout: encoder-decoder size (n_layers each side).
         max_caption_tokens: WordPiece tokens per caption (training truncation and decoding limit).
         steps, train_batch_size, lr, weight_decay, warmup, label_smoothing: teacher forcing.
@@ -121,6 +123,7 @@ class CaptionConfig(TaskConfig):
     backbone: str | None = None
     max_clips: int = 32
     embeddings: str = "bert"
+    output_vocab: str = "full"
     d_model: int = 256
     n_layers: int = 2
     n_heads: int = 4
@@ -143,6 +146,8 @@ class CaptionConfig(TaskConfig):
         super().__post_init__()
         if self.embeddings not in ("bert", "learned"):
             raise ValueError(f"embeddings must be 'bert' or 'learned', got {self.embeddings!r}")
+        if self.output_vocab not in ("full", "train"):
+            raise ValueError(f"output_vocab must be 'full' or 'train', got {self.output_vocab!r}")
         if self.max_clips < 1 or self.steps < 1 or self.max_caption_tokens < 1 or self.beam < 1:
             raise ValueError("max_clips, steps, max_caption_tokens and beam must be >= 1")
 
@@ -388,11 +393,12 @@ def fit_captioner(
     emb = None
     if cfg.embeddings == "bert":
         emb = model.bert.embeddings.word_embeddings.weight[: tokenizer.text_vocab_size]  # (T, H)
+    targets = [tokenizer.encode_text(s) for s in sentences]
+    allowed = sorted({int(i) for t in targets for i in t}) if cfg.output_vocab == "train" else None
     net = CaptionModel(
         feats.parts, feats.clip_dim, cfg.max_clips, tokenizer.text_vocab_size, cfg.max_caption_tokens + 2,
-        SpecialIds.of(tokenizer), emb, cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.dropout,
+        SpecialIds.of(tokenizer), emb, cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.dropout, allowed,
     )  # fmt: skip
-    targets = [tokenizer.encode_text(s) for s in sentences]
     settings = TrainSettings(
         cfg.steps, cfg.train_batch_size, cfg.lr, cfg.weight_decay, cfg.warmup, cfg.label_smoothing, cfg.seed
     )
@@ -467,6 +473,11 @@ def train_captioner(
 
 def departures(cfg: CaptionConfig, backbone: str | None, model: Any) -> list[str]:
     """How this run differs from the paper's captioning setup."""
+    vocab = (
+        "vocabulary: the VideoBERT tokenizer's WordPiece ids"
+        if cfg.output_vocab == "full"
+        else "vocabulary: the WordPiece ids of the training captions (output_vocab=train)"
+    )
     return [
         f"clip features: WORK/features/{backbone} (the paper: S3D pretrained on Kinetics)",
         f"VideoBERT: this work directory's model (hidden size {int(model.config.hidden_size)}, "
@@ -474,8 +485,7 @@ def departures(cfg: CaptionConfig, backbone: str | None, model: Any) -> list[str
         f"encoder-decoder: {cfg.n_layers} + {cfg.n_layers} layers, d_model {cfg.d_model}, {cfg.n_heads} heads "
         "(Zhou et al. 2018: 2 + 2 layers, 1024 wide); trained from scratch for "
         f"{cfg.steps} steps of {cfg.train_batch_size} captions on the training captions",
-        "vocabulary: the VideoBERT tokenizer's WordPiece ids"
-        + (" with its text embeddings, frozen and tied" if cfg.embeddings == "bert" else " with learned embeddings")
+        vocab + (" with its text embeddings, frozen and tied" if cfg.embeddings == "bert" else " with learned embeddings")
         + " (the paper: a word vocabulary of the captioning model)",
         "encoder input: the paper's vector (VideoBERT video mean, [MASK] mean, pooled clip features) as one "
         f"token plus up to {cfg.max_clips} clip-feature tokens (Zhou et al. attend over clip features)",

@@ -98,6 +98,8 @@ class CaptionModel(nn.Module):
         parts: widths of the vector token's parts. clip_dim: D (0: no clip tokens). max_clips: S.
         vocab_size: T, output ids. max_len: longest decoder sequence (with start/end).
         word_embeddings: float (T, E) frozen tied embeddings, or None for learned ones.
+        allowed: ids the softmax runs over (None: all T); others get logit -inf. A cost saving for
+            small CPU runs (the demo: the training captions' pieces), not the default.
     """
 
     def __init__(
@@ -113,8 +115,19 @@ class CaptionModel(nn.Module):
         n_layers: int = 2,
         n_heads: int = 4,
         dropout: float = 0.1,
+        allowed: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
+        self.vocab_size = int(vocab_size)
+        if allowed is not None:
+            keep = torch.tensor(sorted({int(i) for i in allowed} | {ids.eos}), dtype=torch.long)  # (T',)
+            local = torch.full((vocab_size,), -1, dtype=torch.long)
+            local[keep] = torch.arange(len(keep))
+            self.register_buffer("allowed", keep, persistent=False)
+            self.register_buffer("local", local, persistent=False)
+        else:
+            self.allowed = None
+            self.local = None
         self.parts = tuple(int(p) for p in parts)
         self.ids = ids
         self.max_len = max_len
@@ -173,11 +186,27 @@ class CaptionModel(nn.Module):
             return self.embed(tokens)
         return self.embed_in(self.word_embeddings[tokens])  # (B, t, E) -> (B, t, d)
 
+    def local_logits(self, y: torch.Tensor) -> torch.Tensor:
+        """(..., T') logits over the ``allowed`` ids (all T when None) of decoder states (..., d)."""
+        table = self.embed.weight if self.embed is not None else self.word_embeddings  # (T, E or d)
+        bias = self.out_bias
+        if self.allowed is not None:
+            table, bias = table[self.allowed], bias[self.allowed]
+        z = y if self.embed is not None else self.embed_out(y)
+        return z @ table.T + bias
+
     def logits(self, y: torch.Tensor) -> torch.Tensor:
-        """(..., T) next-token logits of decoder states (..., d)."""
-        if self.embed is not None:
-            return y @ self.embed.weight.T + self.out_bias
-        return self.embed_out(y) @ self.word_embeddings.T + self.out_bias
+        """(..., T) next-token logits of decoder states (..., d); -inf outside ``allowed``."""
+        sub = self.local_logits(y)
+        if self.allowed is None:
+            return sub
+        full = torch.full((*sub.shape[:-1], self.vocab_size), float("-inf"), dtype=sub.dtype, device=sub.device)
+        full[..., self.allowed] = sub
+        return full
+
+    def target_index(self, gold: torch.Tensor) -> torch.Tensor:
+        """Indices of WordPiece ids ``gold`` in :meth:`local_logits`' last dimension."""
+        return gold if self.local is None else self.local[gold]
 
     def decode_states(self, tokens: torch.Tensor, memory: torch.Tensor, memory_pad: torch.Tensor) -> torch.Tensor:
         """Decoder states (B, t, d) after each prefix of ``tokens`` (B, t)."""
@@ -259,8 +288,8 @@ def train_caption_model(
         states = model.decode_states(batch[:, :-1], memory, pad)  # (B, t-1, d)
         gold = batch[:, 1:]  # (B, t-1)
         keep = gold != ids.pad
-        logits = model.logits(states[keep])  # (n_tokens, T): the full vocabulary at real positions only
-        loss = loss_fn(logits.float(), gold[keep])
+        logits = model.local_logits(states[keep])  # (n_tokens, T'): the output vocabulary, real positions only
+        loss = loss_fn(logits.float(), model.target_index(gold[keep]))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(params, 1.0)
