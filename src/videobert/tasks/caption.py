@@ -1,92 +1,247 @@
-"""Video captioning on frozen VideoBERT features, as in the paper (Sun et al. 2019, section 4.3).
+"""Video captioning as in the paper (Sun et al. 2019, section 4.3, Table 2): VideoBERT features plus
+clip features into a transformer encoder-decoder, against the same model on clip features alone.
 
-Features (computed once per segment, the encoder frozen): the paper's template
-``[CLS] now let me show you how to [MASK] the [MASK] [>] video [SEP]`` is run through VideoBERT and
-three vectors are kept — the final hidden states at the two ``[MASK]`` positions and the mean of the
-video tokens' states — giving ``(N, 3, H)`` features.
+Features of a segment (the VideoBERT encoder frozen, computed once): the paper's fill-in-the-blank
+template ``[CLS] now let's [MASK] the [MASK] to the [MASK], and then [MASK] the [MASK]. [>] video
+[SEP]`` is run through VideoBERT; the mean final state of the video tokens and the mean final
+state of the five ``[MASK]`` tokens (2 x H) are concatenated with the segment's pooled clip
+features: the mean over the segment's clips of ``WORK/features/<backbone>/<id>.npy`` rows (D; the
+backbone the vocabulary was fitted on, ``WORK/vocab/config.json`` "backbone"; the segment's clips
+by :func:`videobert.data.alignment.align_sentence`, the rule that gives its visual words).
 
-Decoder: a small transformer decoder (``n_layers`` layers of width ``d_model``) cross-attends to
-the three projected feature vectors and predicts WordPiece tokens from a vocabulary restricted to
-the tokens seen in the training captions (plus BOS/EOS/PAD/UNK), trained with teacher forcing
-and label smoothing. Decoding: greedy and beam search (length-normalised log-probability).
+Captioner (:mod:`videobert.tasks.caption_model`, after Zhou et al. 2018): a transformer encoder over
+one token for that (2H + D) vector followed by one token per clip of the segment (its D clip
+features, at most ``max_clips``, evenly subsampled), and a transformer decoder over the full
+WordPiece vocabulary of the model's tokenizer, its embeddings the VideoBERT text embeddings
+(frozen, tied, with learned projections; ``embeddings="learned"``: fresh ones). Trained with teacher
+forcing (label smoothing) on the training captions; greedy and beam decoding.
 
-Baseline in the same run: the nearest-neighbour caption, i.e. the training caption of the training
-segment whose bag of visual words is closest (cosine) to the segment's. All systems are scored with
-pycocoevalcap (:mod:`videobert.eval.captions`).
+Systems of one run (same architecture, training budget and seed):
+
+* ``beam`` / ``greedy``: VideoBERT + clip features (the report's ``metrics``: beam);
+* ``baseline_beam`` / ``baseline_greedy``: clip features only (the vector token is the pooled
+  clip features, D wide; the paper's "S3D" row; the report's ``baseline``: beam);
+* ``nearest_neighbour``: the training caption of the segment with the closest bag of visual words.
+
+Departures from the paper (also ``details.departures`` of the report): the clip features are
+whatever backbone WORK was extracted with (the paper: S3D on Kinetics); the encoder-decoder is
+small (``d_model`` 256, 2 + 2 layers by default; Zhou et al.: 2 + 2 layers of 1024 wide) and trained
+for ``steps`` steps from scratch on the training captions only; the vocabulary is the VideoBERT
+model's WordPiece (the paper: its own word vocabulary); the clip features also enter as a sequence
+(Zhou et al.'s encoder attends over clips) besides the pooled vector; no dense (proposal) part: the
+ground-truth segments are captioned, as in the paper's Table 2.
+
+Scoring: pycocoevalcap (:mod:`videobert.eval.captions`) against the segments' sentences, with 95%
+bootstrap intervals over segments paired with the baseline.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 from tqdm import tqdm
 
+from videobert.data.alignment import align_sentence
 from videobert.data.annotations import Segment
-from videobert.errors import VideoBertError
+from videobert.errors import InputFileError, VideoBertError
 from videobert.eval.baselines import nearest_neighbour_captions
 from videobert.eval.captions import java_available, score_caption_sets
 from videobert.eval.intervals import unit_intervals
 from videobert.model.inference import batched, model_device
-from videobert.tasks.base import Task, TaskConfig, TaskInputs, TaskReport, register_task
+from videobert.tasks.base import Task, TaskConfig, TaskInputs, TaskReport, load_task_inputs, register_task
+from videobert.tasks.caption_model import (
+    CaptionFeatures,
+    CaptionModel,
+    SpecialIds,
+    TrainSettings,
+    beam_decode,
+    greedy_decode,
+    train_caption_model,
+)
 from videobert.tasks.strips import StripRow, render_strip, word_tiles
 from videobert.utils.arrays import evenly_spaced, subsample_evenly
-from videobert.utils.runtime import seed_everything, torch_threads
+from videobert.utils.runtime import resolve_device, seed_everything
+from videobert.workdir import WorkDir
 
 log = logging.getLogger(__name__)
 
 TASK = "caption"
-PAD, BOS, EOS, UNK = 0, 1, 2, 3
-N_SPECIAL = 4
+
+#: The paper's feature template (section 4.3).
+PAPER_TEMPLATE = "now let's [MASK] the [MASK] to the [MASK], and then [MASK] the [MASK]."
+
+#: Inputs of a captioner: VideoBERT vectors + clip features, clip features only, VideoBERT only.
+SYSTEMS = ("videobert+clips", "clips", "videobert")
+
+#: Table 2 of the paper (YouCook2 validation, ground-truth segments, S3D features).
+PAPER_TABLE2 = {
+    "dataset": "YouCook2 validation segments with S3D clip features (Sun et al. 2019, Table 2); "
+    "not comparable unless this run is on YouCook2 with S3D features",
+    "VideoBERT + S3D": {"BLEU-4": 4.33, "METEOR": 11.94, "ROUGE-L": 28.80, "CIDEr": 0.55},
+    "VideoBERT": {"BLEU-4": 4.04, "METEOR": 11.01, "ROUGE-L": 27.50, "CIDEr": 0.49},
+    "S3D": {"BLEU-4": 3.24, "METEOR": 9.52, "ROUGE-L": 26.09, "CIDEr": 0.31},
+    "scale": "BLEU-4, METEOR and ROUGE-L in percent (this report: fractions), CIDEr as is",
+}
 
 
 @dataclass
 class CaptionConfig(TaskConfig):
-    """Settings of :func:`caption` (and those of :class:`TaskConfig`: the decoder trains on
-    ``train_subset``'s captions and captions ``subset``'s segments; ``batch_size`` is the
-    VideoBERT forward pass's).
+    """Settings of :func:`caption` (and those of :class:`TaskConfig`: the captioners train on
+    ``train_subset``'s captions and caption ``subset``'s segments; ``batch_size`` is the VideoBERT
+    forward pass's).
 
     Attributes:
-        template: text side of the feature template; each ``[MASK]`` gives one feature vector.
+        template: text side of the feature template (its ``[MASK]`` states are averaged).
         max_length: VideoBERT sequence length for the features (video words evenly subsampled).
-        max_video_tokens: video tokens whose own final states are decoder memory slots (0: none).
-        d_model, n_layers, n_heads, dropout: decoder size.
+        backbone: clip features folder (None: the vocabulary's backbone, else the only one).
+        max_clips: clip tokens per segment in the encoder (evenly subsampled; the pooled vector
+            always averages all the segment's clips).
+        embeddings: ``"bert"`` (decoder embeddings = the VideoBERT text embeddings, frozen and
+            tied) or ``"learned"`` (fresh tied embeddings).
+        output_vocab: ``"full"`` (softmax over every WordPiece id) or ``"train"`` (over the pieces of
+            the training captions only: a cost saving for small CPU runs such as the demo).
+        d_model, n_layers, n_heads, dropout: encoder-decoder size (n_layers each side).
         max_caption_tokens: WordPiece tokens per caption (training truncation and decoding limit).
-        steps, train_batch_size, lr, weight_decay, warmup, label_smoothing: teacher-forcing training.
-        beam: beam width of beam search; length_penalty: score / length ** length_penalty.
+        steps, train_batch_size, lr, weight_decay, warmup, label_smoothing: teacher forcing.
+        beam: beam width; length_penalty: beam score / length ** length_penalty.
         max_train_segments, max_segments: caps on training / evaluated segments (None or 0: all;
             evaluated ones evenly spaced).
-        meteor: compute METEOR (a JVM): None = when ``java`` is on PATH (otherwise the report's notes
-            say it was left out, and captions are tokenised by :mod:`videobert.eval.ptb`), True =
-            required (an error without Java), False = never.
+        device: where the captioners train and decode and the VideoBERT features are computed
+            (None: cuda when available, else cpu).
+        meteor: compute METEOR (a JVM): None = when ``java`` is on PATH, True = required, False = never.
     """
 
-    template: str = "now let me show you how to [MASK] the [MASK]"
+    template: str = PAPER_TEMPLATE
     max_length: int = 64
-    max_video_tokens: int = 12
-    d_model: int = 128
+    backbone: str | None = None
+    max_clips: int = 32
+    embeddings: str = "bert"
+    output_vocab: str = "full"
+    d_model: int = 256
     n_layers: int = 2
     n_heads: int = 4
     dropout: float = 0.1
-    max_caption_tokens: int = 20
-    steps: int = 300
+    max_caption_tokens: int = 24
+    steps: int = 1500
     train_batch_size: int = 64
-    lr: float = 1e-3
+    lr: float = 5e-4
     weight_decay: float = 0.01
-    warmup: int = 50
+    warmup: int = 100
     label_smoothing: float = 0.1
     beam: int = 4
     length_penalty: float = 0.7
     max_train_segments: int | None = None
-    max_segments: int | None = 400
+    max_segments: int | None = None
+    device: str | None = None
     meteor: bool | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.embeddings not in ("bert", "learned"):
+            raise ValueError(f"embeddings must be 'bert' or 'learned', got {self.embeddings!r}")
+        if self.output_vocab not in ("full", "train"):
+            raise ValueError(f"output_vocab must be 'full' or 'train', got {self.output_vocab!r}")
+        if self.max_clips < 1 or self.steps < 1 or self.max_caption_tokens < 1 or self.beam < 1:
+            raise ValueError("max_clips, steps, max_caption_tokens and beam must be >= 1")
+
+
+# ----------------------------------------------------------------------------------------------
+# inputs: clip features beside the visual words
+# ----------------------------------------------------------------------------------------------
+
+ClipTable = dict[str, tuple[np.ndarray, np.ndarray]]  # video id -> (float32 (n, D), float64 (n, 2) s)
+
+
+@dataclass
+class CaptionInputs(TaskInputs):
+    """:class:`TaskInputs` plus the clip features of the videos.
+
+    Attributes:
+        clip_features: video id -> (float32 (n_clips, D) features, float64 (n_clips, 2) [start, end) s).
+        backbone: the features folder they come from.
+        feature_errors: video id -> why its features could not be used (its segments are skipped).
+    """
+
+    clip_features: ClipTable = field(default_factory=dict)
+    backbone: str | None = None
+    feature_errors: dict[str, str] = field(default_factory=dict)
+
+
+def caption_backbone(work: WorkDir, backbone: str | None = None) -> str:
+    """The clip features to caption from: ``backbone``, else ``WORK/vocab/config.json``'s
+    "backbone" (the features the visual words were quantised from), else the only one."""
+    from videobert.vocab.assign import resolve_backbone
+
+    if backbone:
+        return resolve_backbone(work, backbone)
+    if work.vocab_config.is_file():
+        try:
+            named = json.loads(work.vocab_config.read_text(encoding="utf-8")).get("backbone")
+        except (OSError, ValueError, AttributeError) as exc:
+            raise InputFileError(work.vocab_config, f"not a readable JSON object ({exc})") from exc
+        if named and work.features(str(named)).is_dir():
+            return str(named)
+    return resolve_backbone(work, None)
+
+
+def load_clip_features(work: WorkDir, video_ids: Sequence[str], backbone: str) -> tuple[ClipTable, dict[str, str]]:
+    """Each video's clip features and clip times from ``WORK/features/<backbone>``.
+
+    Returns:
+        ``(video id -> (float32 (n, D), float64 (n, 2)), video id -> why not)``: a missing, unreadable
+        or malformed file (rows differ from the times', not 2-D, not finite, another D) is recorded
+        with its reason and the video skipped.
+    """
+    table: ClipTable = {}
+    bad: dict[str, str] = {}
+    dim: int | None = None
+    for vid in tqdm(list(video_ids), desc="clip features", leave=False, disable=len(video_ids) < 50):
+        fpath, tpath = work.feature_file(backbone, vid), work.feature_times_file(backbone, vid)
+        try:
+            feats = np.load(fpath, allow_pickle=False)
+            times = np.load(tpath, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            bad[vid] = f"{fpath}: cannot read the clip features or their times ({exc})"
+            continue
+        times = np.asarray(times, dtype=np.float64)
+        if feats.ndim != 2 or times.ndim != 2 or times.shape[1] != 2 or len(feats) != len(times) or not len(feats):
+            bad[vid] = f"{fpath}: features {feats.shape} and times {times.shape} are not (n, D) and (n, 2), n >= 1"
+            continue
+        feats = feats.astype(np.float32)
+        if not (np.isfinite(feats).all() and np.isfinite(times).all()):
+            bad[vid] = f"{fpath}: features or times are not finite"
+            continue
+        if dim is not None and feats.shape[1] != dim:
+            bad[vid] = f"{fpath}: {feats.shape[1]} features per clip, other videos have {dim}"
+            continue
+        dim = feats.shape[1]
+        table[vid] = (feats, times)
+    for vid, why in bad.items():
+        log.warning("caption: video %s skipped: %s", vid, why)
+    return table, bad
+
+
+def load_caption_inputs(work: WorkDir, annotations: Any, cfg: CaptionConfig) -> CaptionInputs:
+    """:func:`load_task_inputs` plus the clip features of the evaluated and training videos."""
+    base = load_task_inputs(work, annotations, cfg)
+    backbone = caption_backbone(work, cfg.backbone)
+    ids = sorted({v.video_id for v in [*base.videos, *base.train_videos]})
+    table, bad = load_clip_features(work, ids, backbone)
+    log.info("caption: clip features of %d/%d video(s) from features/%s", len(table), len(ids), backbone)
+    return CaptionInputs(**vars(base), clip_features=table, backbone=backbone, feature_errors=bad)
+
+
+def segment_clip_features(feats: np.ndarray, times: np.ndarray, start: float, end: float) -> np.ndarray:
+    """float32 (k, D) the clip features of span ``[start, end)`` s (``align_sentence``'s clips)."""
+    first, last = align_sentence(start, end, times)
+    return feats[first:last]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -95,376 +250,269 @@ class CaptionConfig(TaskConfig):
 
 
 @torch.inference_mode()
-def segment_features(
+def videobert_vectors(
     model: Any,
     tokenizer: Any,
     visual_words: Sequence[np.ndarray],
-    template: str = CaptionConfig.template,
+    template: str = PAPER_TEMPLATE,
     max_length: int = 64,
     batch_size: int = 128,
-    max_video_tokens: int = 0,
 ) -> np.ndarray:
-    """Frozen VideoBERT features of each segment.
+    """The paper's frozen VideoBERT features of each segment.
 
     Args:
         visual_words: per segment, vocab-local visual words int (k_i,), k_i >= 1.
-        max_video_tokens: K, slots for the video tokens' own final states (0: none).
 
     Returns:
-        float32 (N, M + 1 + K, H): the final hidden states at the template's M ``[MASK]`` positions
-        (M = 2 for the default template), the mean final state over the video tokens, then the
-        states of the first K video tokens (evenly subsampled to K when longer), zero rows where a
-        segment has fewer (the decoder sees a zero row as a constant "empty" slot).
+        float32 (N, 2, H): the mean final state over the video tokens, then the mean final state
+        over the template's ``[MASK]`` tokens.
     """
     model.eval()
     device = model_device(model)
     text, _ = tokenizer.encode_template(template)
-    n_masks = sum(1 for t in text if t == tokenizer.mask_token_id)
+    if tokenizer.mask_token_id not in text:
+        raise VideoBertError(f"caption template {template!r} holds no [MASK]")
     hidden_size = int(model.config.hidden_size)
-    k = max(int(max_video_tokens), 0)
-    out = np.zeros((len(visual_words), n_masks + 1 + k, hidden_size), dtype=np.float32)
+    out = np.zeros((len(visual_words), 2, hidden_size), dtype=np.float32)
     encs = [tokenizer.encode_pair(text, w, max_length, fit="subsample") for w in visual_words]
     for chunk, batch in batched(tokenizer, encs, batch_size, False, "caption features", device):
         hidden = model(**batch).last_hidden_state.float()  # (B, L, H)
-        is_mask = batch["input_ids"] == tokenizer.mask_token_id  # (B, L)
+        is_mask = (batch["input_ids"] == tokenizer.mask_token_id).float()  # (B, L)
         # Video tokens: type 1 and real, minus the final [SEP].
         is_video = (
             (batch["token_type_ids"] == 1)
             & (batch["attention_mask"] == 1)
             & (batch["input_ids"] != tokenizer.sep_token_id)
-        )
-        masks = hidden[is_mask].reshape(len(chunk), n_masks, hidden_size)  # (B*M, H) -> (B, M, H)
-        vid = (hidden * is_video[..., None]).sum(dim=1) / is_video.sum(dim=1, keepdim=True).clamp(
-            min=1
-        )  # (B, H)
-        out[chunk, : n_masks + 1] = torch.cat([masks, vid[:, None, :]], dim=1).cpu().numpy()  # (B, M+1, H)
-        for b, i in enumerate(chunk):
-            states = hidden[b][is_video[b]]  # (k_i, H)
-            take = subsample_evenly(np.arange(len(states)), k)  # (<= K,)
-            out[i, n_masks + 1 : n_masks + 1 + len(take)] = states[torch.from_numpy(take)].cpu().numpy()
+        ).float()  # (B, L)
+        vid = (hidden * is_video[..., None]).sum(1) / is_video.sum(1, keepdim=True).clamp(min=1)  # (B, H)
+        msk = (hidden * is_mask[..., None]).sum(1) / is_mask.sum(1, keepdim=True).clamp(min=1)  # (B, H)
+        out[chunk] = torch.stack([vid, msk], dim=1).cpu().numpy()  # (B, 2, H)
     return out
 
 
-def config_features(
-    model: Any, tokenizer: Any, visual_words: Sequence[np.ndarray], cfg: CaptionConfig
-) -> np.ndarray:
-    """:func:`segment_features` with ``cfg``'s template, max_length, batch_size and
-    max_video_tokens: float32 (N, M + 1 + K, H)."""
-    return segment_features(
-        model, tokenizer, visual_words, cfg.template, cfg.max_length, cfg.batch_size, cfg.max_video_tokens
-    )
-
-
-# ----------------------------------------------------------------------------------------------
-# vocabulary
-# ----------------------------------------------------------------------------------------------
-
-
-class CaptionVocab:
-    """A small output vocabulary: PAD, BOS, EOS, UNK, then the WordPiece ids seen in training captions."""
-
-    def __init__(self, wordpiece_ids: Sequence[int]) -> None:
-        self.wordpieces = np.asarray(sorted({int(i) for i in wordpiece_ids}), dtype=np.int64)  # (n,)
-        self.index = {int(w): i + N_SPECIAL for i, w in enumerate(self.wordpieces)}
-
-    def __len__(self) -> int:
-        return N_SPECIAL + len(self.wordpieces)
-
-    def encode(self, wordpiece_ids: Sequence[int], max_tokens: int) -> list[int]:
-        """``[BOS] tokens.. [EOS]`` as local ids (unknown pieces -> UNK), at most ``max_tokens`` tokens."""
-        return [BOS, *(self.index.get(int(w), UNK) for w in list(wordpiece_ids)[:max_tokens]), EOS]
-
-    def decode(self, local_ids: Sequence[int]) -> list[int]:
-        """WordPiece ids of local ids, stopping at EOS and dropping BOS/PAD/UNK."""
-        out = []
-        for i in local_ids:
-            i = int(i)
-            if i == EOS:
-                break
-            if i >= N_SPECIAL:
-                out.append(int(self.wordpieces[i - N_SPECIAL]))
-        return out
-
-
-# ----------------------------------------------------------------------------------------------
-# decoder
-# ----------------------------------------------------------------------------------------------
-
-
-class CaptionDecoder(nn.Module):
-    """Transformer decoder over the (N, M, H) VideoBERT features as its memory.
+def assemble_features(
+    system: str, vectors: np.ndarray | None, clip_seqs: Sequence[np.ndarray] | None, max_clips: int
+) -> CaptionFeatures:
+    """The encoder inputs of one system for N segments.
 
     Args:
-        feature_dim: H, the VideoBERT hidden size. n_memory: M, feature vectors per segment.
-        vocab_size: local output vocabulary size. max_len: longest token sequence (with BOS/EOS).
-    """
-
-    def __init__(
-        self,
-        feature_dim: int,
-        n_memory: int,
-        vocab_size: int,
-        max_len: int,
-        d_model: int = 192,
-        n_layers: int = 2,
-        n_heads: int = 4,
-        dropout: float = 0.1,
-    ) -> None:
-        super().__init__()
-        self.feature_norm = nn.LayerNorm(feature_dim)
-        self.memory_proj = nn.Linear(feature_dim, d_model)
-        self.memory_pos = nn.Parameter(torch.zeros(n_memory, d_model))
-        self.embed = nn.Embedding(vocab_size, d_model, padding_idx=PAD)
-        self.pos = nn.Embedding(max_len, d_model)
-        layer = nn.TransformerDecoderLayer(
-            d_model, n_heads, 4 * d_model, dropout=dropout, batch_first=True, norm_first=True
-        )
-        self.decoder = nn.TransformerDecoder(layer, n_layers)
-        self.norm = nn.LayerNorm(d_model)
-        self.out = nn.Linear(d_model, vocab_size)
-        self.max_len = max_len
-
-    def memory(self, features: torch.Tensor) -> torch.Tensor:
-        """(B, M, H) features -> (B, M, d_model) memory."""
-        return self.memory_proj(self.feature_norm(features)) + self.memory_pos
-
-    def forward(self, tokens: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
-        """Logits (B, t, vocab) of the next token after each prefix of ``tokens`` (B, t) local ids."""
-        t = tokens.shape[1]
-        x = self.embed(tokens) + self.pos(torch.arange(t, device=tokens.device))  # (B, t, d)
-        causal = torch.ones(t, t, dtype=torch.bool, device=tokens.device).triu(1)  # (t, t) True = hidden
-        y = self.decoder(x, memory, tgt_mask=causal, tgt_is_causal=True, tgt_key_padding_mask=tokens == PAD)
-        return self.out(self.norm(y))  # (B, t, vocab)
-
-
-def train_decoder(
-    features: np.ndarray, targets: Sequence[list[int]], vocab_size: int, cfg: CaptionConfig
-) -> tuple[CaptionDecoder, list[float]]:
-    """Teacher-forced training of a :class:`CaptionDecoder`.
-
-    Args:
-        features: float32 (N, M, H) segment features.
-        targets: N local-id sequences ``[BOS] .. [EOS]``.
+        system: one of :data:`SYSTEMS`.
+        vectors: float32 (N, 2, H) :func:`videobert_vectors` (needed unless ``system == "clips"``).
+        clip_seqs: per segment its clips' features float32 (k_i, D), k_i >= 1 (unless "videobert").
 
     Returns:
-        The trained decoder (eval mode) and the loss of every step.
+        vector = ``[video mean, mask mean, pooled clips]`` (2H + D), ``[pooled clips]`` (D) or
+        ``[video mean, mask mean]`` (2H); clips = the segments' clip features, at most ``max_clips``
+        each (evenly subsampled), (N, S, D), empty (N, 0, 0) for "videobert".
     """
-    n, n_mem, feat_dim = features.shape
-    max_len = cfg.max_caption_tokens + 2
-    dec = CaptionDecoder(
-        feat_dim, n_mem, vocab_size, max_len, cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.dropout
-    )
-    tok = torch.full((n, max_len), PAD, dtype=torch.long)
-    for i, t in enumerate(targets):
-        tok[i, : len(t)] = torch.tensor(t[:max_len])
-    feats = torch.from_numpy(features)
-    opt = torch.optim.AdamW(dec.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-
-    def lr_at(step: int) -> float:
-        if step < cfg.warmup:
-            return (step + 1) / cfg.warmup
-        return 0.5 * (1 + math.cos(math.pi * (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-    loss_fn = nn.CrossEntropyLoss(ignore_index=PAD, label_smoothing=cfg.label_smoothing)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    losses = []
-    dec.train()
-    for _ in tqdm(range(cfg.steps), desc="caption decoder", leave=False, disable=cfg.steps < 50):
-        idx = torch.randint(0, n, (min(cfg.train_batch_size, n),), generator=gen)
-        batch = tok[idx]  # (B, max_len)
-        length = int((batch != PAD).sum(dim=1).max())
-        batch = batch[:, :length]  # (B, max_len) -> (B, t)
-        logits = dec(batch[:, :-1], dec.memory(feats[idx]))  # (B, t-1, vocab)
-        loss = loss_fn(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1))  # (B*(t-1), vocab)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(dec.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        losses.append(loss.item())
-    dec.eval()
-    return dec, losses
-
-
-@torch.inference_mode()
-def greedy_decode(
-    dec: CaptionDecoder, features: np.ndarray, max_tokens: int, batch_size: int = 256
-) -> list[list[int]]:
-    """Local-id captions (without BOS/EOS) for (N, M, H) features, arg-max at every step."""
-    out: list[list[int]] = []
-    for s in range(0, len(features), batch_size):
-        mem = dec.memory(torch.from_numpy(features[s : s + batch_size]))  # (B, M, d)
-        b = mem.shape[0]
-        seq = torch.full((b, 1), BOS, dtype=torch.long)
-        done = torch.zeros(b, dtype=torch.bool)
-        for _ in range(max_tokens + 1):
-            logits = dec(seq, mem)[:, -1]  # (B, V)
-            logits[:, :EOS] = float("-inf")  # never PAD or BOS
-            logits[:, UNK] = float("-inf")
-            nxt = logits.argmax(dim=-1)  # (B,)
-            nxt = torch.where(done, torch.full_like(nxt, PAD), nxt)
-            seq = torch.cat([seq, nxt[:, None]], dim=1)
-            done |= nxt == EOS
-            if bool(done.all()):
-                break
-        for row in seq[:, 1:].tolist():
-            out.append(_strip_tokens(row))
-    return out
-
-
-@torch.inference_mode()
-def beam_decode(
-    dec: CaptionDecoder,
-    features: np.ndarray,
-    max_tokens: int,
-    beam: int = 4,
-    length_penalty: float = 0.7,
-    batch_size: int = 128,
-) -> list[list[int]]:
-    """Local-id captions for (N, M, H) features by beam search.
-
-    Every item keeps ``beam`` hypotheses; finished ones (EOS emitted) keep their score. The result
-    is the hypothesis with the best ``sum log p / n_tokens ** length_penalty`` (n_tokens with EOS).
-    """
-    out: list[list[int]] = []
-    k = beam
-    for s in range(0, len(features), batch_size):
-        mem = dec.memory(torch.from_numpy(features[s : s + batch_size]))  # (B, M, d)
-        b = mem.shape[0]
-        mem = mem.repeat_interleave(k, dim=0)  # (B, M, d) -> (B*K, M, d)
-        seq = torch.full((b * k, 1), BOS, dtype=torch.long)
-        scores = torch.full((b, k), float("-inf"))
-        scores[:, 0] = 0.0
-        done = torch.zeros(b * k, dtype=torch.bool)
-        lengths = torch.zeros(b * k)
-        for _ in range(max_tokens + 1):
-            logp = torch.log_softmax(dec(seq, mem)[:, -1].float(), dim=-1)  # (B*K, V)
-            logp[:, BOS] = float("-inf")  # PAD is set below; UNK is never useful in a caption
-            logp[:, UNK] = float("-inf")
-            v = logp.shape[-1]
-            # A finished hypothesis may only be extended by PAD, at no cost.
-            frozen = torch.full_like(logp, float("-inf"))
-            frozen[:, PAD] = 0.0
-            logp = torch.where(done[:, None], frozen, logp)
-            logp[~done, PAD] = float("-inf")
-            cand = scores.reshape(b * k, 1) + logp  # (B*K, V)
-            cand = cand.reshape(b, k * v)  # (B*K, V) -> (B, K*V)
-            top_scores, top_idx = cand.topk(k, dim=-1)  # (B, K)
-            src = top_idx // v  # (B, K) beam each comes from
-            tok = top_idx % v  # (B, K)
-            flat_src = (src + torch.arange(b)[:, None] * k).reshape(-1)  # (B, K) -> (B*K,)
-            seq = torch.cat([seq[flat_src], tok.reshape(-1, 1)], dim=1)  # (B*K, t+1)
-            prev_done = done[flat_src]
-            lengths = lengths[flat_src] + (~prev_done).float()
-            done = prev_done | (tok.reshape(-1) == EOS)
-            scores = top_scores
-            if bool(done.all()):
-                break
-        norm = scores.reshape(-1) / lengths.clamp(min=1) ** length_penalty  # (B*K,)
-        norm = torch.where(torch.isfinite(norm), norm, torch.full_like(norm, -1e30))
-        best = norm.reshape(b, k).argmax(dim=-1)  # (B,)
-        for i in range(b):
-            out.append(_strip_tokens(seq[i * k + int(best[i]), 1:].tolist()))
-    return out
-
-
-def _strip_tokens(row: list[int]) -> list[int]:
-    """Tokens up to (not including) the first EOS, without PAD."""
-    res = []
-    for t in row:
-        if t == EOS:
-            break
-        if t != PAD:
-            res.append(int(t))
-    return res
+    if system not in SYSTEMS:
+        raise VideoBertError(f"unknown caption system {system!r}: use one of {', '.join(SYSTEMS)}")
+    vec_parts: list[np.ndarray] = []
+    parts: list[int] = []
+    n = len(vectors) if vectors is not None else len(clip_seqs or [])
+    if system != "clips":
+        if vectors is None:
+            raise VideoBertError(f"caption system {system!r} needs the VideoBERT vectors")
+        h = vectors.shape[2]
+        vec_parts += [vectors[:, 0], vectors[:, 1]]
+        parts += [h, h]
+    if system == "videobert":
+        clips = np.zeros((n, 0, 0), dtype=np.float32)
+        lengths = np.zeros(n, dtype=np.int64)
+    else:
+        if clip_seqs is None or len(clip_seqs) != n:
+            raise VideoBertError(f"caption system {system!r} needs each segment's clip features")
+        d = int(clip_seqs[0].shape[1])
+        vec_parts.append(np.stack([c.mean(axis=0) for c in clip_seqs]).astype(np.float32))  # (N, D)
+        parts.append(d)
+        taken = [c[subsample_evenly(np.arange(len(c)), max_clips)] for c in clip_seqs]  # (<= S, D) each
+        s = max(len(c) for c in taken)
+        clips = np.zeros((n, s, d), dtype=np.float32)
+        for i, c in enumerate(taken):
+            clips[i, : len(c)] = c
+        lengths = np.asarray([len(c) for c in taken], dtype=np.int64)
+    vector = np.concatenate(vec_parts, axis=1).astype(np.float32)  # (N, F)
+    return CaptionFeatures(vector, tuple(parts), clips, lengths)
 
 
 # ----------------------------------------------------------------------------------------------
-# the captioner and the task
+# the captioner
 # ----------------------------------------------------------------------------------------------
 
 
 @dataclass
 class Captioner:
-    """A trained decoder with its vocabulary: captions for segments' visual words."""
+    """A trained encoder-decoder and what it reads."""
 
-    decoder: CaptionDecoder
-    vocab: CaptionVocab
+    model: CaptionModel
+    system: str
     cfg: CaptionConfig
 
-    def caption_features(self, tokenizer: Any, features: np.ndarray, beam: int | None = None) -> list[str]:
-        """Captions of (N, M, H) features; ``beam`` <= 1 greedy, else beam search (default cfg.beam)."""
+    def decode(self, feats: CaptionFeatures, beam: int | None = None) -> tuple[list[list[int]], np.ndarray]:
+        """WordPiece captions and their summed log-probabilities; ``beam`` <= 1: greedy (default cfg.beam)."""
         beam = self.cfg.beam if beam is None else beam
-        with torch_threads(1):
-            if beam <= 1:
-                local = greedy_decode(self.decoder, features, self.cfg.max_caption_tokens)
-            else:
-                local = beam_decode(
-                    self.decoder, features, self.cfg.max_caption_tokens, beam, self.cfg.length_penalty
-                )
-        return [tokenizer.decode_text(self.vocab.decode(row)) for row in local]
+        if beam <= 1:
+            return greedy_decode(self.model, feats, self.cfg.max_caption_tokens)
+        return beam_decode(self.model, feats, self.cfg.max_caption_tokens, beam, self.cfg.length_penalty)
+
+    def caption_features(self, tokenizer: Any, feats: CaptionFeatures, beam: int | None = None) -> list[str]:
+        """Caption strings of encoder inputs."""
+        return [tokenizer.decode_text(row) for row in self.decode(feats, beam)[0]]
 
     def caption(
-        self, model: Any, tokenizer: Any, visual_words: Sequence[np.ndarray], beam: int | None = None
+        self,
+        model: Any,
+        tokenizer: Any,
+        visual_words: Sequence[np.ndarray],
+        clip_seqs: Sequence[np.ndarray] | None = None,
+        beam: int | None = None,
     ) -> list[str]:
-        """Captions of segments given as vocab-local visual words (k_i,)."""
-        feats = config_features(model, tokenizer, visual_words, self.cfg)
+        """Captions of segments given as vocab-local visual words (k_i,) and, unless the system is
+        "videobert", their clips' features (k_i, D)."""
+        vec = None if self.system == "clips" else config_vectors(model, tokenizer, visual_words, self.cfg)
+        feats = assemble_features(self.system, vec, clip_seqs, self.cfg.max_clips)
         return self.caption_features(tokenizer, feats, beam)
 
 
-def train_captioner(
-    model: Any, tokenizer: Any, train_segments: Sequence[Segment], cfg: CaptionConfig | None = None
+def config_vectors(model: Any, tokenizer: Any, visual_words: Sequence[np.ndarray], cfg: CaptionConfig) -> np.ndarray:
+    """:func:`videobert_vectors` with ``cfg``'s template, max_length and batch_size: (N, 2, H)."""
+    return videobert_vectors(model, tokenizer, visual_words, cfg.template, cfg.max_length, cfg.batch_size)
+
+
+def fit_captioner(
+    model: Any, tokenizer: Any, feats: CaptionFeatures, sentences: Sequence[str], system: str, cfg: CaptionConfig
 ) -> tuple[Captioner, dict[str, Any]]:
-    """Features of the training segments, then a decoder trained on their captions.
+    """Train one system's encoder-decoder on ``feats`` and their sentences (same seed for every system).
 
     Returns:
-        The captioner and training info {"segments", "vocab", "steps", "first_loss", "final_loss", "seconds"}.
+        the captioner and {"system", "input_dim", "parameters", "steps", "first_loss", "final_loss", "seconds"}.
+    """
+    seed_everything(cfg.seed)
+    device = resolve_device(cfg.device)
+    t0 = time.perf_counter()
+    emb = None
+    if cfg.embeddings == "bert":
+        emb = model.bert.embeddings.word_embeddings.weight[: tokenizer.text_vocab_size]  # (T, H)
+    targets = [tokenizer.encode_text(s) for s in sentences]
+    allowed = sorted({int(i) for t in targets for i in t}) if cfg.output_vocab == "train" else None
+    net = CaptionModel(
+        feats.parts, feats.clip_dim, cfg.max_clips, tokenizer.text_vocab_size, cfg.max_caption_tokens + 2,
+        SpecialIds.of(tokenizer), emb, cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.dropout, allowed,
+    )  # fmt: skip
+    settings = TrainSettings(
+        cfg.steps, cfg.train_batch_size, cfg.lr, cfg.weight_decay, cfg.warmup, cfg.label_smoothing, cfg.seed
+    )
+    losses = train_caption_model(net, feats, targets, settings, device, desc=f"caption {system}")
+    tail = losses[-20:]
+    info = {
+        "system": system,
+        "input_dim": net.input_dim,
+        "clip_dim": feats.clip_dim,
+        "parameters": sum(p.numel() for p in net.parameters() if p.requires_grad),
+        "segments": len(feats),
+        "steps": cfg.steps,
+        "first_loss": losses[0],
+        "final_loss": float(np.mean(tail)),
+        "seconds": round(time.perf_counter() - t0, 2),
+        "device": str(device),
+    }
+    log.info(
+        "caption %s: %d segments, input %d, loss %.3f -> %.3f in %.1f s",
+        system, len(feats), net.input_dim, info["first_loss"], info["final_loss"], info["seconds"],
+    )  # fmt: skip
+    return Captioner(net, system, cfg), info
+
+
+def usable_segments(segments: Sequence[Segment], clips: ClipTable | None) -> list[Segment]:
+    """Segments with a sentence, visual words and (when ``clips`` is given) clip features."""
+    return [
+        s for s in segments
+        if s.sentence.strip() and len(s.visual_words) and (clips is None or s.video_id in clips)
+    ]  # fmt: skip
+
+
+def clip_sequences(segments: Sequence[Segment], clips: ClipTable) -> list[np.ndarray]:
+    """Each segment's clip features float32 (k_i, D)."""
+    return [segment_clip_features(*clips[s.video_id], s.start, s.end) for s in segments]
+
+
+def train_captioner(
+    model: Any,
+    tokenizer: Any,
+    train_segments: Sequence[Segment],
+    cfg: CaptionConfig | None = None,
+    clips: ClipTable | None = None,
+    system: str | None = None,
+) -> tuple[Captioner, dict[str, Any]]:
+    """One captioner trained on ``train_segments``' captions.
+
+    Args:
+        clips: the videos' clip features (:class:`CaptionInputs`); without them the system is
+            "videobert" (VideoBERT vectors only, what :mod:`videobert.tasks.summarize` can feed).
+        system: one of :data:`SYSTEMS` (default: "videobert+clips" with clips, else "videobert").
     """
     cfg = cfg or CaptionConfig()
-    seed_everything(cfg.seed)
-    segs = [s for s in train_segments if s.sentence.strip() and len(s.visual_words)]
+    system = system or ("videobert+clips" if clips is not None else "videobert")
+    if system != "videobert" and clips is None:
+        raise VideoBertError(f"caption system {system!r} needs clip features (load_caption_inputs)")
+    segs = usable_segments(train_segments, clips if system != "videobert" else None)
     if cfg.max_train_segments:
         segs = segs[: cfg.max_train_segments]
     if not segs:
-        raise VideoBertError("captioning needs training segments with sentences and visual words")
-    t0 = time.perf_counter()
-    feats = config_features(model, tokenizer, [s.visual_words for s in segs], cfg)
-    pieces = [[int(i) for i in tokenizer.encode_text(s.sentence)] for s in segs]
-    vocab = CaptionVocab([w for p in pieces for w in p])
-    targets = [vocab.encode(p, cfg.max_caption_tokens) for p in pieces]
-    with torch_threads(1):
-        dec, losses = train_decoder(feats, targets, len(vocab), cfg)
-    tail = losses[-20:] or [float("nan")]
-    info = {
-        "segments": len(segs),
-        "vocab": len(vocab),
-        "steps": cfg.steps,
-        "first_loss": losses[0] if losses else None,
-        "final_loss": float(np.mean(tail)),
-        "seconds": time.perf_counter() - t0,
-    }
-    log.info(
-        "caption decoder: %d segments, vocab %d, loss %.3f -> %.3f",
-        len(segs),
-        len(vocab),
-        info["first_loss"] or 0,
-        info["final_loss"],
+        raise VideoBertError("captioning needs training segments with sentences, visual words and clip features")
+    vec = None if system == "clips" else config_vectors(model, tokenizer, [s.visual_words for s in segs], cfg)
+    seqs = None if system == "videobert" else clip_sequences(segs, clips or {})
+    feats = assemble_features(system, vec, seqs, cfg.max_clips)
+    return fit_captioner(model, tokenizer, feats, [s.sentence for s in segs], system, cfg)
+
+
+# ----------------------------------------------------------------------------------------------
+# the task
+# ----------------------------------------------------------------------------------------------
+
+
+def departures(cfg: CaptionConfig, backbone: str | None, model: Any) -> list[str]:
+    """How this run differs from the paper's captioning setup."""
+    vocab = (
+        "vocabulary: the VideoBERT tokenizer's WordPiece ids"
+        if cfg.output_vocab == "full"
+        else "vocabulary: the WordPiece ids of the training captions (output_vocab=train)"
     )
-    return Captioner(dec, vocab, cfg), info
+    return [
+        f"clip features: WORK/features/{backbone} (the paper: S3D pretrained on Kinetics)",
+        f"VideoBERT: this work directory's model (hidden size {int(model.config.hidden_size)}, "
+        f"{int(model.config.num_hidden_layers)} layers; the paper: BERT-large initialised, 24 layers, 1024 wide)",
+        f"encoder-decoder: {cfg.n_layers} + {cfg.n_layers} layers, d_model {cfg.d_model}, {cfg.n_heads} heads "
+        "(Zhou et al. 2018: 2 + 2 layers, 1024 wide); trained from scratch for "
+        f"{cfg.steps} steps of {cfg.train_batch_size} captions on the training captions",
+        vocab + (" with its text embeddings, frozen and tied" if cfg.embeddings == "bert" else " with learned embeddings")
+        + " (the paper: a word vocabulary of the captioning model)",
+        "encoder input: the paper's vector (VideoBERT video mean, [MASK] mean, pooled clip features) as one "
+        f"token plus up to {cfg.max_clips} clip-feature tokens (Zhou et al. attend over clip features)",
+        "no event proposals: the annotated segments are captioned (as in the paper's Table 2)",
+    ]
 
 
 def caption(model: Any, tokenizer: Any, inputs: TaskInputs, cfg: CaptionConfig | None = None) -> TaskReport:
-    """Train the decoder on ``inputs.train_segments``, caption ``inputs.segments``, score against
-    their sentences with pycocoevalcap.
+    """Train the VideoBERT + clip features captioner and the clip-features-only one on
+    ``inputs.train_segments``, caption ``inputs.segments``, score against their sentences.
+
+    Args:
+        inputs: a :class:`CaptionInputs` (clip features; :func:`load_caption_inputs`).
 
     Returns:
-        the report: ``metrics`` (beam search; BLEU-1..4, METEOR when computed, ROUGE-L, CIDEr)
-        beside the nearest-neighbour captions' (same keys); ``details`` ``systems`` {"beam",
-        "greedy", "nearest_neighbour"} with every system's metrics, ``training`` and, when METEOR
-        was left out, ``notes`` saying why.
+        the report: ``metrics`` (VideoBERT + clips, beam; BLEU-1..4, METEOR when computed, ROUGE-L,
+        CIDEr) beside the clip-features-only system's (beam) with paired intervals; ``details``:
+        ``systems`` (beam, greedy, baseline_beam, baseline_greedy, nearest_neighbour), ``training``
+        per system, ``features``, ``paper``, ``departures`` and, when something was left out, ``notes``.
     """
     cfg = cfg or CaptionConfig()
+    clips = getattr(inputs, "clip_features", None)
+    if not clips:
+        raise VideoBertError(
+            "captioning needs clip features beside the visual words (WORK/features/<backbone>); "
+            "load the inputs with videobert.tasks.caption.load_caption_inputs"
+        )
     meteor, notes = cfg.meteor, []
     if meteor is None:
         meteor = java_available()
@@ -475,52 +523,103 @@ def caption(model: Any, tokenizer: Any, inputs: TaskInputs, cfg: CaptionConfig |
             "(e.g. default-jre-headless) for the reference scorers"
         )
         log.warning("caption: %s", notes[-1])
-    captioner, info = train_captioner(model, tokenizer, inputs.train_segments, cfg)
-    train = [s for s in inputs.train_segments if s.sentence.strip() and len(s.visual_words)]
-    segs = [s for s in inputs.segments if s.sentence.strip() and len(s.visual_words)]
+    errors = dict(getattr(inputs, "feature_errors", {}) or {})
+    if errors:
+        notes.append(f"{len(errors)} video(s) without usable clip features skipped, e.g. {next(iter(errors.values()))}")
+    train = usable_segments(inputs.train_segments, clips)
+    if cfg.max_train_segments:
+        train = train[: cfg.max_train_segments]
+    segs = usable_segments(inputs.segments, clips)
     segs = [segs[i] for i in evenly_spaced(len(segs), cfg.max_segments or None)]
-    if not segs:
-        raise VideoBertError(f"captioning needs {cfg.subset!r} segments with sentences and visual words")
-    feats = config_features(model, tokenizer, [s.visual_words for s in segs], cfg)
-    greedy = captioner.caption_features(tokenizer, feats, beam=1)
-    beam = captioner.caption_features(tokenizer, feats, beam=cfg.beam)
-    nn_caps = nearest_neighbour_captions(train, segs, int(model.config.num_visual_words))
+    if not train or not segs:
+        raise VideoBertError(
+            f"captioning needs {cfg.train_subset!r} and {cfg.subset!r} segments with sentences, visual words "
+            f"and clip features (got {len(train)} and {len(segs)})"
+        )
+    device = resolve_device(cfg.device)
+    home = model_device(model)
+    model.to(device)
+    try:
+        vec_train = config_vectors(model, tokenizer, [s.visual_words for s in train], cfg)
+        vec_eval = config_vectors(model, tokenizer, [s.visual_words for s in segs], cfg)
+    finally:
+        model.to(home)
+    seq_train, seq_eval = clip_sequences(train, clips), clip_sequences(segs, clips)
+    sentences = [s.sentence for s in train]
+    ours, info_ours = fit_captioner(
+        model, tokenizer, assemble_features("videobert+clips", vec_train, seq_train, cfg.max_clips),
+        sentences, "videobert+clips", cfg,
+    )  # fmt: skip
+    base, info_base = fit_captioner(
+        model, tokenizer, assemble_features("clips", None, seq_train, cfg.max_clips), sentences, "clips", cfg
+    )
+    f_ours = assemble_features("videobert+clips", vec_eval, seq_eval, cfg.max_clips)
+    f_base = assemble_features("clips", None, seq_eval, cfg.max_clips)
+    caps = {
+        "beam": ours.caption_features(tokenizer, f_ours, cfg.beam),
+        "greedy": ours.caption_features(tokenizer, f_ours, 1),
+        "baseline_beam": base.caption_features(tokenizer, f_base, cfg.beam),
+        "baseline_greedy": base.caption_features(tokenizer, f_base, 1),
+        "nearest_neighbour": nearest_neighbour_captions(train, segs, int(model.config.num_visual_words)),
+    }
     keys = [f"{s.video_id}#{s.index}" for s in segs]
     refs = {k: [s.sentence] for k, s in zip(keys, segs, strict=True)}
     per_item: dict[str, dict[str, Any]] = {}
     systems = score_caption_sets(
         refs,
-        {
-            "beam": dict(zip(keys, beam, strict=True)),
-            "greedy": dict(zip(keys, greedy, strict=True)),
-            "nearest_neighbour": dict(zip(keys, nn_caps, strict=True)),
-        },
+        {name: dict(zip(keys, c, strict=True)) for name, c in caps.items()},
         meteor=bool(meteor),
         tokenizer="auto",
         per_item=per_item,
     )
     log.info(
-        "caption: CIDEr %.3f / BLEU-4 %.4f (beam), %.3f / %.4f (greedy), nearest neighbour %.3f / %.4f",
-        systems["beam"]["CIDEr"], systems["beam"]["BLEU-4"], systems["greedy"]["CIDEr"],
-        systems["greedy"]["BLEU-4"], systems["nearest_neighbour"]["CIDEr"], systems["nearest_neighbour"]["BLEU-4"],
+        "caption: CIDEr %.3f / BLEU-4 %.4f (VideoBERT + clips, beam) vs %.3f / %.4f (clips only, beam), "
+        "nearest neighbour %.3f / %.4f",
+        systems["beam"]["CIDEr"], systems["beam"]["BLEU-4"], systems["baseline_beam"]["CIDEr"],
+        systems["baseline_beam"]["BLEU-4"], systems["nearest_neighbour"]["CIDEr"], systems["nearest_neighbour"]["BLEU-4"],
     )  # fmt: skip
-    details = {"systems": systems, "training": info, **({"notes": notes} if notes else {})}
-    intervals = unit_intervals(per_item["beam"], per_item["nearest_neighbour"], n=len(segs), seed=cfg.seed)
-    report = TaskReport(TASK, systems["beam"], systems["nearest_neighbour"], "nearest-neighbour caption", len(segs), asdict(cfg), details=details, intervals=intervals)
+    details = {
+        "systems": systems,
+        "system_names": {
+            "beam": "VideoBERT + clip features, beam search",
+            "greedy": "VideoBERT + clip features, greedy",
+            "baseline_beam": "clip features only, beam search",
+            "baseline_greedy": "clip features only, greedy",
+            "nearest_neighbour": "nearest-neighbour caption (bag of visual words)",
+        },
+        "training": {"videobert+clips": info_ours, "clips": info_base},
+        "features": {
+            "backbone": getattr(inputs, "backbone", None),
+            "clip_dim": f_ours.clip_dim,
+            "videobert_dim": 2 * int(model.config.hidden_size),
+            "template": cfg.template,
+            "train_segments": len(train),
+            "skipped_videos": sorted(errors),
+        },
+        "paper": PAPER_TABLE2,
+        "departures": departures(cfg, getattr(inputs, "backbone", None), model),
+        **({"notes": notes} if notes else {}),
+    }
+    intervals = unit_intervals(per_item["beam"], per_item["baseline_beam"], n=len(segs), seed=cfg.seed)
+    report = TaskReport(
+        TASK, systems["beam"], systems["baseline_beam"], "clip features only (same encoder-decoder, beam)",
+        len(segs), asdict(cfg), details=details, intervals=intervals,
+    )  # fmt: skip
     for j, i in enumerate(evenly_spaced(len(segs), cfg.n_examples)):
         s = segs[i]
         words = s.visual_words[:8]
         rows = [StripRow("video", word_tiles(words, inputs.thumbs), [str(int(w)) for w in words])]
         name = f"caption_{j}.png"
-        report.images[name] = render_strip(rows, title=f"pred: {beam[i]} | truth: {s.sentence}")
+        report.images[name] = render_strip(rows, title=f"pred: {caps['beam'][i]} | truth: {s.sentence}")
         report.examples.append(
             {
                 "video_id": s.video_id,
                 "segment": [s.start, s.end],
                 "truth": s.sentence,
-                "pred": beam[i],
-                "greedy": greedy[i],
-                "nearest_neighbour": nn_caps[i],
+                "pred": caps["beam"][i],
+                "greedy": caps["greedy"][i],
+                "baseline": caps["baseline_beam"][i],
+                "nearest_neighbour": caps["nearest_neighbour"][i],
                 "image": name,
             }
         )
@@ -530,8 +629,9 @@ def caption(model: Any, tokenizer: Any, inputs: TaskInputs, cfg: CaptionConfig |
 register_task(
     Task(
         TASK,
-        "captioning: decoder on frozen VideoBERT features vs nearest-neighbour captions",
+        "captioning: encoder-decoder on VideoBERT + clip features vs clip features alone",
         CaptionConfig,
         caption,
+        load_caption_inputs,
     )
 )
