@@ -77,6 +77,8 @@ class SummarizeConfig(TaskConfig):
         score: ``"narration"`` (text->video PMI), ``"alignment"`` (alignment head) or ``"none"``.
         window: clips each side of a candidate in its visual-word window.
         context_seconds: narration within this many seconds of a clip's midpoint is "around" it.
+        centre: the share of each window (around its centre) whose clips compete (1: all; 0: the
+            centre clip only, the uniform pick).
         max_text_tokens: WordPiece tokens of a clip's narration kept (the start of it).
         max_sentences: untimed narration: sentences per video tried (evenly spaced; 0: all).
         max_videos: videos summarised, the first ones (0: all).
@@ -91,7 +93,8 @@ class SummarizeConfig(TaskConfig):
     steps_per_minute: float = 0.0
     score: str = "narration"
     window: int = 2
-    context_seconds: float = 2.0
+    context_seconds: float = 0.0
+    centre: float = 0.5
     max_text_tokens: int = 48
     max_sentences: int = 0
     max_videos: int = 0
@@ -161,7 +164,7 @@ def _windows(times: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return win, 0.5 * (edges[:-1] + edges[1:])
 
 
-def pick_in_windows(scores: np.ndarray, times: np.ndarray, k: int) -> list[int]:
+def pick_in_windows(scores: np.ndarray, times: np.ndarray, k: int, centre: float = 1.0) -> list[int]:
     """The best-scoring clip of each of k equal windows of the video (clip midpoints decide the
     window), in time order; ties and windows without a finite score go to the clip nearest the
     window's centre; an empty window gives nothing.
@@ -169,12 +172,16 @@ def pick_in_windows(scores: np.ndarray, times: np.ndarray, k: int) -> list[int]:
     Args:
         scores: float (n,) per clip, higher better (NaN / -inf: no evidence).
         times: float64 (n, 2) clip [start, end) s, sorted.
+        centre: only clips within ``centre`` times half the window's width of its centre compete
+            (1: the whole window; 0: the clip nearest the centre, the uniform pick).
     """
     scores = np.asarray(scores, dtype=np.float64)
+    times = np.asarray(times, dtype=np.float64).reshape(-1, 2)
     if k <= 0 or not len(scores):
         return []
     win, centres = _windows(times, k)
     mids = np.asarray(times, dtype=np.float64).reshape(-1, 2).mean(axis=1)
+    half = 0.5 * (centres[1] - centres[0]) if k > 1 else 0.5 * float(times[-1, 1] - times[0, 0])
     s = np.where(np.isfinite(scores), scores, -np.inf)
     chosen = []
     for j in range(k):
@@ -182,6 +189,10 @@ def pick_in_windows(scores: np.ndarray, times: np.ndarray, k: int) -> list[int]:
         if not len(members):
             continue
         dist = np.abs(mids[members] - centres[j])
+        near = dist <= centre * half + 1e-9
+        if not near.any():  # no clip close enough: the nearest one
+            near = dist == dist.min()
+        members, dist = members[near], dist[near]
         order = np.lexsort((dist, -s[members]))  # best score first, then nearest the centre
         chosen.append(int(members[order[0]]))
     return sorted(chosen)
@@ -354,7 +365,7 @@ def summarize_video(
     times = np.asarray(times, dtype=np.float64).reshape(-1, 2)
     segs = [s if isinstance(s, Segment) else Segment(math.nan, math.nan, str(s)) for s in narration]
     score, texts = clip_scores(model, tokenizer, words, times, segs, cfg)
-    chosen = pick_in_windows(score, times, k)
+    chosen = pick_in_windows(score, times, k, cfg.centre)
     if captioner is not None and chosen:
         lines = captioner([words[max(0, c - cfg.window) : c + cfg.window + 1] for c in chosen])
     else:
