@@ -5,7 +5,9 @@ Score (``score``, default ``"narration"``): VideoBERT's text->video direction. A
 is masked in its local window (``window`` clips each side) and predicted twice, with the narration
 said around the clip (the sentences overlapping ``context_seconds`` of its midpoint) and without
 any text; the score is the pointwise mutual information ``log P(w | window, narration) - log P(w |
-window)``: how much better the narration predicts what is on screen. The difference, not the raw
+window)``: how much better the narration predicts what is on screen. Around = overlapping
+``[mid - context_seconds, mid + context_seconds]`` of the clip's midpoint (default 0: the
+sentence said at the midpoint). The difference, not the raw
 log-probability, is what separates step clips from the rest (a static clip between steps is easy
 to predict from its neighbours whatever is said, so its raw score is high but its PMI is not).
 A clip with no narration around it scores lowest. ``"alignment"`` scores the clip's window against
@@ -13,8 +15,12 @@ the same sentences with the alignment head (``log P(aligned)``) instead; ``"none
 uniform picks (no model).
 
 Selection: the video's clip span is cut into k equal windows and each window's best clip is taken
-(at most one per window, so the summary covers the video end to end); a window whose clips all
-lack narration gives its centre clip. k is ``k`` when set, else the video's length times
+(at most one per window, so the summary covers the video end to end); only the clips within the
+central ``centre`` share of a window compete (default half: two winners of neighbouring windows
+are never adjacent, which would cover one step twice); a window whose candidates all lack
+narration gives its centre clip. The defaults (PMI, context 0 s, centre 0.5) were chosen on the
+built-in corpus's training subset over the raw alignment score, 2 s of context and whole windows
+(docs/ARCHITECTURE.md, "Summarisation"). k is ``k`` when set, else the video's length times
 ``steps_per_minute`` (default: the ``train_subset`` annotations' steps per minute, so a 5-minute
 YouCook2 video with ~8 steps gets ~8 clips), at least 1. The summary's text is the narration
 around each chosen clip (or the caption model's caption when ``with_captions``), de-duplicated,
