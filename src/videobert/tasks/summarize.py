@@ -209,23 +209,6 @@ def uniform_clips(times: np.ndarray, k: int) -> list[int]:
     return pick_in_windows(np.zeros(len(np.asarray(times).reshape(-1, 2))), times, k)
 
 
-def pick_diverse(scores: np.ndarray, candidates: np.ndarray, k: int, min_gap: int) -> list[int]:
-    """Greedy pick of up to ``k`` candidates by descending score, each ``>= min_gap`` clips from the
-    ones picked before; returned as clip indices in time order.
-
-    Args:
-        scores: float (n,) score of each candidate. candidates: int (n,) their clip indices.
-    """
-    chosen: list[int] = []
-    for j in np.argsort(-np.asarray(scores), kind="stable"):
-        c = int(candidates[j])
-        if all(abs(c - o) >= min_gap for o in chosen):
-            chosen.append(c)
-        if len(chosen) == k:
-            break
-    return sorted(chosen)
-
-
 # ----------------------------------------------------------------------------------------------
 # scores
 # ----------------------------------------------------------------------------------------------
