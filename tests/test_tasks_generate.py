@@ -1,4 +1,5 @@
-"""Forecasting, text-to-video, summarisation, frame strips and their CLI on a tiny model."""
+"""Forecasting, text-to-video, frame strips and the generating tasks' CLI on a tiny model (summarisation:
+test_tasks_summarize.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import io
 import json
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 import torch
@@ -20,18 +20,8 @@ from videobert.model.modeling import VideoBertForPreTraining
 from videobert.tasks.base import TaskInputs
 from videobert.tasks.forecast import ForecastConfig, forecast, forecast_next
 from videobert.tasks.strips import StripRow, grey_tile, render_strip, word_tiles
-from videobert.tasks.summarize import (
-    SummarizeConfig,
-    load_summarize_inputs,
-    narration_for,
-    pick_diverse,
-    summarize,
-    summary_scores,
-)
 from videobert.tasks.text_to_video import TextToVideoConfig, overlap_scores, text_to_video
 from videobert.text.tokenizer import VideoBertTokenizer
-from videobert.utils.manifest import Manifest
-from videobert.workdir import WorkDir
 
 VERBS, NOUNS, V = STEP_VERBS, STEP_NOUNS, STEP_WORDS
 
@@ -155,64 +145,6 @@ def test_text_to_video_task(tiny, work: Path) -> None:
     for d in (out.metrics, out.baseline):
         assert set(d) == {"precision", "recall"} and all(0 <= v <= 1 for v in d.values())
     assert len(out.examples) == 2 and all(len(ex["pred"]) <= 4 for ex in out.examples)
-
-
-# ---------------------------------------------------------------------------------------- summarize
-
-
-def test_pick_diverse_and_scores() -> None:
-    scores = np.array([0.9, 0.8, 0.1, 0.7, 0.6])
-    assert pick_diverse(scores, np.arange(5), k=3, min_gap=2) == [0, 3]  # 1 and 4 are adjacent to picks
-    assert pick_diverse(scores, np.arange(5), k=2, min_gap=1) == [0, 1]
-    step = np.array([0, 0, 1, 1, -1])
-    assert summary_scores([0, 1, 4], step, 2) == (pytest.approx(2 / 3), pytest.approx(1 / 2))
-
-
-def _write_video(path: Path, n_frames: int, fps: int = 4) -> None:
-    """Frame i is a flat colour with red = 10 * i (lossless-enough for a flat frame)."""
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("mpeg4", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
-        for i in range(n_frames):
-            img = np.zeros((32, 32, 3), np.uint8)
-            img[..., 0] = min(10 * i, 250)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-
-
-def test_summarize_task_with_real_frames_and_transcript(tiny, work: Path) -> None:
-    model, tok = tiny
-    videos = task_inputs(work).videos
-    vid = videos[0].video_id
-    video_path = work / "videos" / f"{vid}.mp4"
-    video_path.parent.mkdir(exist_ok=True)
-    _write_video(video_path, n_frames=4 * len(videos[0].words))
-    (video_path.with_suffix(".srt")).write_text("1\n00:00:00,000 --> 00:00:02,000\nfirst we cut the onion\n")
-    Manifest(work).append({"stage": "extract/s3d", "video_id": vid, "path": str(video_path), "status": "ok"})
-    cfg = SummarizeConfig(k=3, n_examples=1, tile_size=32)
-    inputs = load_summarize_inputs(WorkDir(work), work / "annotations.json", cfg)
-    narration, db = inputs.narration, inputs.annotations
-    assert narration == narration_for(WorkDir(work), [v.video_id for v in videos], db)
-    assert narration[vid] == ["first we cut the onion"]  # the transcript beside the video wins
-    other = videos[1].video_id
-    assert narration[other] == [a["sentence"] for a in db[other]["annotations"]]
-    assert inputs.video_paths == {vid: video_path}
-    out = summarize(model, tok, inputs, cfg)
-    assert out.n == 3
-    ex = out.examples[0]
-    clips = ex["clips"]
-    assert len(clips) == 3 and all(b - a >= 2 for a, b in zip(clips, clips[1:], strict=False))
-    assert ex["pred"] == "first we cut the onion"
-    img = np.asarray(Image.open(io.BytesIO(out.images[ex["image"]])).convert("RGB")).astype(int)
-    # Real frames: the first chosen clip's tile has the red level of the frame at its midpoint.
-    mid_frame = int(4 * (ex["times"][0][0] + ex["times"][0][1]) / 2)
-    assert np.any(np.abs(img[..., 0] - min(10 * mid_frame, 250)) <= 12)
-    for name in ("in_segment", "step_coverage"):
-        assert 0 <= out.metrics[name] <= 1 and 0 <= out.baseline[name] <= 1
-    # 1 of every video's clips lies outside the steps: random picks are sometimes outside.
-    assert out.baseline["in_segment"] < 1.0 and out.baseline_name == "random clips"
 
 
 # ------------------------------------------------------------------------------------------------ CLI

@@ -106,6 +106,14 @@ def test_youcook2_download_runs_with_its_ids_and_split(youcook2: dict[str, Path]
         assert main([task, str(work), "--annotations", ann, *extra]) == 0
         report = json.loads((work / "reports" / f"{task}.json").read_text())
         assert report["coverage"]["found"] == 12 and report["coverage"]["missing"] == 3
+    # zero-shot on the real file's fields: verbs and nouns come from the captions (POS tagger)
+    pytest.importorskip("spacy")
+    assert main(["zero-shot", str(work), "--annotations", ann]) == 0
+    zs = json.loads((work / "reports" / "zero-shot.json").read_text())
+    assert zs["labels"]["source"] == "tagger" and zs["n"] > 0
+    for key in ("verb_top1", "verb_top5", "noun_top1", "noun_top5"):
+        lo, hi = zs["intervals"]["metrics"][key]
+        assert lo <= zs["metrics"][key] <= hi
     classify = json.loads((work / "reports" / "classify.json").read_text())
     assert classify["n"] == 12 - n_train  # every validation video of the download, and only those
     retrieve = json.loads((work / "reports" / "retrieve.json").read_text())
