@@ -139,7 +139,6 @@ class CaptionConfig(TaskConfig):
     length_penalty: float = 0.7
     max_train_segments: int | None = None
     max_segments: int | None = None
-    device: str | None = None
     meteor: bool | None = None
 
     def __post_init__(self) -> None:

@@ -59,6 +59,7 @@ from videobert.tasks.base import Task, TaskConfig, TaskInputs, TaskReport, load_
 from videobert.tasks.strips import StripRow, fit_tile, render_strip, word_tiles
 from videobert.text.transcripts import Segment
 from videobert.utils.arrays import evenly_spaced
+from videobert.utils.runtime import resolve_device
 from videobert.workdir import WorkDir
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,6 @@ class SummarizeConfig(TaskConfig):
         max_sentences: untimed narration: sentences per video tried (evenly spaced; 0: all).
         max_videos: videos summarised, the first ones (0: all).
         n_random: random draws per video for the random baseline's expectation.
-        device: ``"cpu"``, ``"cuda"``, ``"cuda:N"``; None: CUDA when available.
         tile_size: strip tile size (pixels).
         with_captions: train a caption model (:mod:`videobert.tasks.caption`, default settings) and
             caption the chosen clips instead of quoting the narration.
@@ -106,7 +106,6 @@ class SummarizeConfig(TaskConfig):
     max_videos: int = 0
     n_random: int = 200
     n_examples: int = 3
-    device: str | None = None
     tile_size: int = 96
     with_captions: bool = False
 
@@ -408,11 +407,6 @@ def steps_per_minute(videos: Sequence[Video]) -> float:
     steps = sum(len(v.steps) for v in videos)
     minutes = sum(float(v.times[-1, 1] - v.times[0, 0]) for v in videos if len(v.times)) / 60.0
     return steps / minutes if steps and minutes > 0 else 0.0
-
-
-def resolve_device(device: str | None) -> torch.device:
-    """``device``, or CUDA when available, else the CPU."""
-    return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
 
 
 def _clip_images(
