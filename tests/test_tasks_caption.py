@@ -248,3 +248,28 @@ def test_train_output_vocab_restricts_the_softmax(loaded) -> None:
     assert all(set(c) <= set(allowed) for c in caps) and np.isfinite(lp).all()
     logits = net.logits(torch.zeros(2, 32))  # (2, T): -inf outside the allowed pieces and the end token
     assert torch.isfinite(logits).sum(dim=1).tolist() == [len(allowed) + 1] * 2
+
+
+def test_caption_cli_without_java_reports_what_it_left_out(world: Path, tmp_path: Path) -> None:
+    """No ``java`` on PATH (the README's fresh machine): captioning still scores BLEU, ROUGE-L and
+    CIDEr (Python PTB tokenizer), for both systems with intervals, leaves METEOR out and says so."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    work = tmp_path / "work"
+    shutil.copytree(world, work)
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent)}  # the venv's bin: no java there
+    cmd = [sys.executable, "-m", "videobert.cli", "-q", "caption", str(work), "--annotations",
+           str(work / "annotations.json"), "steps=5", "max_segments=6", "n_examples=1", "d_model=32",
+           "n_heads=2", "n_layers=1", "device=cpu"]  # fmt: skip
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rep = json.loads((work / "reports" / "caption.json").read_text())
+    assert set(rep["metrics"]) == set(rep["baseline"]) == {"BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "ROUGE-L", "CIDEr"}
+    assert set(rep["intervals"]["metrics"]) == set(rep["metrics"]) and rep["intervals"]["n"] == 6
+    assert any("METEOR not computed" in n and "java" in n for n in rep["notes"])
+    # asked for explicitly, METEOR without Java is an error naming what to install
+    proc = subprocess.run([*cmd, "meteor=true"], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and "default-jre-headless" in proc.stderr and "Traceback" not in proc.stderr
