@@ -66,6 +66,11 @@ def test_every_stage_ran_and_wrote_its_outputs(demo_work: Path):
         assert result["metrics"], task
         assert set(result["baseline"]) & set(result["metrics"]), task  # every task reports its baseline
         assert result["baseline_name"] and result["n"] > 0, task
+        iv = result["intervals"]  # every metric on the test units has an interval, and it holds the metric
+        assert iv["n"] > 0 and set(iv["metrics"]) <= set(result["metrics"]), task
+        for name, (lo, hi) in iv["metrics"].items():
+            assert lo - 1e-9 <= result["metrics"][name] <= hi + 1e-9, (task, name, lo, hi)
+        assert set(iv["above_baseline"]) <= set(iv["metrics"]), task
 
 
 def test_rerun_skips_every_stage(demo_work: Path, caplog):

@@ -81,9 +81,11 @@ def score_caption_sets(
         refs: item id -> reference captions.
         systems: system name -> (item id -> its caption), each with exactly the ids of ``refs``.
         per_item: when given, filled with system name -> metric -> per-item scores float64 (n,) in
-            the order of ``refs`` (METEOR, ROUGE-L, CIDEr: the corpus score is their mean) and, for
+            the order of ``refs`` (ROUGE-L, CIDEr: the corpus score is their mean) and, for
             BLEU (a corpus statistic, not a mean), ``BLEU-k`` -> a function of resampled item
-            indices (:func:`bleu_statistic`): what bootstrap intervals need.
+            indices (:func:`bleu_statistic`): what bootstrap intervals need. METEOR has none: its
+            corpus score pools alignment statistics inside the Java scorer (the mean of its
+            per-caption scores is another number), so it gets no interval.
 
     Returns:
         system name -> the metric dict of :func:`score_captions` (identical numbers).
@@ -143,9 +145,8 @@ def score_caption_sets(
             for n, value in enumerate(bleu, 1):
                 scores[f"BLEU-{n}"] = float(value)
             items: dict[str, Any] = {}
-            if meteor_scorer is not None:
-                value, each = meteor_scorer.compute_score(gts, res)
-                scores["METEOR"], items["METEOR"] = float(value), each
+            if meteor_scorer is not None:  # its corpus score aggregates the Java scorer's statistics: not
+                scores["METEOR"] = float(meteor_scorer.compute_score(gts, res)[0])  # a mean of per-item scores
             value, each = Rouge().compute_score(gts, res)
             scores["ROUGE-L"], items["ROUGE-L"] = float(value), each
             value, each = Cider().compute_score(gts, res)
