@@ -9,9 +9,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
-from tinymodels import STEP_NOUNS, STEP_VERBS, STEP_WORDS, step_words_work, task_inputs, tiny_model
+from tinymodels import (
+    STEP_NOUNS,
+    STEP_VERBS,
+    STEP_WORDS,
+    full_logits,
+    step_words_work,
+    task_inputs,
+    tiny_model,
+)
 
 from videobert.cli import main
 from videobert.data.annotations import Video
@@ -42,15 +49,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_work(tmp_path_factory.mktemp("gen"))
 
 
-def _full_logits(model, ids: list[int], types: list[int]) -> torch.Tensor:
-    with torch.inference_mode():
-        out = model(
-            input_ids=torch.tensor([ids]),
-            token_type_ids=torch.tensor([types]),
-            attention_mask=torch.ones(1, len(ids), dtype=torch.long),
-            return_all_logits=True,
-        )
-    return out.prediction_logits[0]  # (L, V_all)
+_full_logits = full_logits
 
 
 # ------------------------------------------------------------------------------------------ strips

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from tinymodels import STEP_WORDS, step_words_work, task_inputs, tiny_model
+from tinymodels import STEP_WORDS, full_logits, step_words_work, task_inputs, tiny_model
 
 from videobert.model.modeling import VideoBertForPreTraining
 from videobert.tasks.summarize import (
@@ -118,14 +118,7 @@ def test_narration_around_a_clip() -> None:
 
 
 def _full_visual_log_probs(model, tok, ids: list[int], types: list[int], pos: int) -> np.ndarray:
-    with torch.inference_mode():
-        out = model(
-            input_ids=torch.tensor([ids]),
-            token_type_ids=torch.tensor([types]),
-            attention_mask=torch.ones(1, len(ids), dtype=torch.long),
-            return_all_logits=True,
-        )
-    logits = out.prediction_logits[0, pos, tok.visual_offset :]  # (V,)
+    logits = full_logits(model, ids, types)[pos, tok.visual_offset :]  # (V,)
     return torch.log_softmax(logits, dim=-1).numpy()
 
 

@@ -216,3 +216,15 @@ def tiny_pretrained(work: Path, steps: int = 300, seed: int = 0, lr: float = 5e-
     (work / "checkpoints" / "final.txt").write_text(ckpt.name)
     torch.set_num_threads(threads)
     return ckpt
+
+
+def full_logits(model, ids: list[int], types: list[int]) -> torch.Tensor:
+    """The model's prediction logits (L, V_all) at every position of one sequence (no batching)."""
+    with torch.inference_mode():
+        out = model(
+            input_ids=torch.tensor([ids]),
+            token_type_ids=torch.tensor([types]),
+            attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+            return_all_logits=True,
+        )
+    return out.prediction_logits[0]  # (L, V_all)
