@@ -93,11 +93,12 @@ def run_probe(args: argparse.Namespace, cfg: ProbeConfig) -> int:
     what its extraction recorded)."""
     spec = cfg.clips
     status = 0
-    n_ok = n_bad = n_damaged = 0
+    n_ok = n_bad = n_damaged = n_work = 0
     for raw in args.paths:
         path = Path(raw)
         if path.is_dir() and (path / MANIFEST_NAME).is_file():
             probe_work(WorkDir(path))
+            n_work += 1
             continue
         if path.is_dir():
             try:
@@ -129,8 +130,9 @@ def run_probe(args: argparse.Namespace, cfg: ProbeConfig) -> int:
             else:
                 n_ok += 1
                 log.info("%s", _line(vid, info, spec))
-    damaged = f", {n_damaged} damaged (partly decodable)" if cfg.decode else " (decode=true checks every frame)"
-    log.info("%d video(s) ok%s, %d skipped", n_ok, damaged, n_bad)
+    if n_work < len(args.paths):  # video files or folders were named: their summary
+        damaged = f", {n_damaged} damaged (partly decodable)" if cfg.decode else " (decode=true checks every frame)"
+        log.info("%d video(s) ok%s, %d skipped", n_ok, damaged, n_bad)
     return status
 
 
