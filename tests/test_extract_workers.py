@@ -59,7 +59,11 @@ def test_worker_processes_give_the_in_process_features(videos, tmp_path):
     assert _feature_bytes(tmp_path / "procs") == ref
     assert _feature_bytes(tmp_path / "threads") == ref
     for s in (procs, threads):
-        assert (s["done"], s["n_clips"], set(s["skipped"])) == (inline["done"], inline["n_clips"], {"corrupt"})
+        assert (s["done"], s["n_clips"], set(s["skipped"])) == (
+            inline["done"],
+            inline["n_clips"],
+            {"corrupt"},
+        )
         assert s["device"] == "cpu"
     assert _records(tmp_path / "procs") == _records(tmp_path / "inline") == _records(tmp_path / "threads")
     # batches of 2 clips: a 3-clip video comes back in two batches and is still one array, in order
