@@ -65,7 +65,9 @@ def test_installed_metadata_has_no_torch_pin():
         pytest.skip("videobert is not installed (run from the source tree)")
     if url.rstrip("/") != ROOT.as_uri():
         pytest.skip(f"the installed videobert is another checkout's ({url})")
-    _check_torch_ranges(_by_name([r for r in dist.requires or [] if "extra ==" not in r]), "installed metadata")
+    _check_torch_ranges(
+        _by_name([r for r in dist.requires or [] if "extra ==" not in r]), "installed metadata"
+    )
 
 
 def _one_error(caplog: pytest.LogCaptureFixture) -> str:

@@ -28,7 +28,10 @@ EXTRAS: dict[str, tuple[str, str]] = {
         "fit-vocab (hierarchical k-means)",
         "pip install 'videobert[faiss-cpu]' (or 'videobert[faiss-gpu]' on a CUDA 12 machine; one of the two)",
     ),
-    "pycocoevalcap": ("captioning metrics (BLEU, METEOR, ROUGE-L, CIDEr)", "pip install 'videobert[caption]'"),
+    "pycocoevalcap": (
+        "captioning metrics (BLEU, METEOR, ROUGE-L, CIDEr)",
+        "pip install 'videobert[caption]'",
+    ),
 }
 
 
