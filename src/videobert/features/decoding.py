@@ -130,7 +130,8 @@ def _from_processes(
             raise
         raise VideoBertError(
             f"extract: a decoding worker process died ({str(exc).splitlines()[0]}); finished videos are "
-            "kept: run the same command again to resume (num_workers=0 decodes in this process)"
+            "kept: run the same command again to resume; a bus error means /dev/shm cannot hold "
+            "2 x num_workers batches (raise it, lower batch_size, or use worker_type=thread)"
         ) from exc
 
 
