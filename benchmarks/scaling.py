@@ -3,14 +3,15 @@
 The built-in corpus (``videobert synth``) at ``base`` x each scale videos (base: the demo's 60)
 goes through the demo's stages with the demo's settings: synth, extract, fit-vocab, tokenize and
 ``--steps`` pretraining steps (the demo preset; a fixed number of steps, so pretraining should
-take the same time at every scale). Each stage runs in its own process, so that its memory is its
-own: for each we record the wall time of the stage itself (inside the process, imports excluded),
-the process's peak RSS (``ru_maxrss``) and the peak of the summed proportional set size (PSS:
-shared pages split between the processes sharing them) of the process and its workers (sampled
-every 50 ms with psutil). A stage's process imports only that stage's modules, as its CLI command
-does, with the settings ``videobert demo`` resolves for it. Printed as a table of ratios to 1x (goal: time linear in the videos, i.e. time ratio /
-video ratio near 1 for extract, fit-vocab and tokenize, flat for pretraining; memory flat) and
-saved as JSON (``--out``, default ``WORK/scaling.json``).
+take the same time at every scale). Each stage runs in its own process, which imports only that
+stage's modules (as its CLI command does) and runs it with the settings ``videobert demo``
+resolves for it, so that its memory is its own. Per stage we record the wall time of the stage
+itself (inside the process, imports excluded), the process's peak RSS (``ru_maxrss``) and
+"tree": the peak of the process's RSS plus its workers' unique memory (USS), sampled every 50 ms
+with psutil. Each stage runs at every scale before the next stage. Printed as a table of ratios
+to 1x (goal: time linear in the videos, i.e. time ratio / video ratio near 1 for extract,
+fit-vocab and tokenize, flat for pretraining; memory flat) and saved as JSON (``--out``, default
+``WORK/scaling.json``).
 
     python benchmarks/scaling.py --work scaling-work                   # 60, 240, 960 videos, 50 steps
     python benchmarks/scaling.py --work w --base 2 --scales 1 2 --steps 2 --tiny   # seconds: a check
@@ -99,23 +100,28 @@ def run_stage(name: str, work: Path) -> dict[str, Any]:
     return {"stage_seconds": seconds, "peak_rss_mib": own}
 
 
-def _tree_pss(proc: psutil.Process) -> int:
-    """Summed proportional set size (bytes) of ``proc`` and its descendants now: shared pages (a
-    forked worker's) counted once in all; RSS where PSS cannot be read."""
+def _tree_memory(proc: psutil.Process) -> int:
+    """Bytes held now by ``proc`` and its descendants: ``proc``'s RSS plus each descendant's unique
+    set size (USS: pages no other process maps), so a forked worker's shared pages count once and
+    other processes on the machine do not change the figure; RSS where USS cannot be read."""
     total = 0
-    for p in [proc, *proc.children(recursive=True)]:
+    for i, p in enumerate([proc, *proc.children(recursive=True)]):
         try:
-            try:
-                total += p.memory_full_info().pss
-            except (psutil.AccessDenied, AttributeError):
+            if i == 0:
                 total += p.memory_info().rss
+            else:
+                try:
+                    total += p.memory_full_info().uss
+                except (psutil.AccessDenied, AttributeError):
+                    total += p.memory_info().rss
         except psutil.Error:
             pass
     return total
 
 
 def measure_stage(name: str, work: Path) -> dict[str, Any]:
-    """Run stage ``name`` in a child process; its numbers plus the sampled peak tree PSS (MiB)."""
+    """Run stage ``name`` in a child process; its numbers plus the sampled peak of
+    :func:`_tree_memory` (MiB)."""
     argv = [sys.executable, __file__, "--stage", name, "--work", str(work)]
     env = dict(os.environ, TQDM_DISABLE="1")
     t = time.perf_counter()
@@ -123,14 +129,14 @@ def measure_stage(name: str, work: Path) -> dict[str, Any]:
     proc = psutil.Process(child.pid)
     peak = 0
     while child.poll() is None:
-        peak = max(peak, _tree_pss(proc))
+        peak = max(peak, _tree_memory(proc))
         time.sleep(0.05)
     out, err = child.communicate()
     if child.returncode != 0:
         raise SystemExit(f"stage {name} in {work} failed:\n{err[-3000:]}")
     result = json.loads(out.strip().splitlines()[-1])
     tree = peak / 2**20 if peak else result["peak_rss_mib"]  # a stage shorter than one sample: its RSS
-    result.update(seconds=time.perf_counter() - t, peak_tree_pss_mib=tree)
+    result.update(seconds=time.perf_counter() - t, peak_tree_mib=tree)
     return result
 
 
@@ -148,36 +154,34 @@ def ratios(results: dict[str, dict[str, dict[str, Any]]], scales: list[int]) -> 
                 "time": t,
                 "time_per_video": t / videos,
                 "peak_rss": b["peak_rss_mib"] / a["peak_rss_mib"],
-                "peak_tree_pss": b["peak_tree_pss_mib"] / a["peak_tree_pss_mib"],
+                "peak_tree": b["peak_tree_mib"] / a["peak_tree_mib"],
             }
         out[str(k)] = row
     return out
 
 
 def table(report: dict[str, Any]) -> str:
-    """The results as text: seconds and peak memory (RSS of the stage's process / PSS of it and its
+    """The results as text: seconds and peak memory (RSS of the stage's process / with its
     workers, MiB) at each scale, then the ratios to the first scale."""
     scales, res, rat = report["scales"], report["results"], report["ratios"]
     videos = report["videos"]
-    head = "".join(" | " + f"{k}x = {videos[str(k)]} videos: s, RSS / PSS MiB".rjust(38) for k in scales)
+    head = "".join(" | " + f"{k}x = {videos[str(k)]} videos: s, RSS / tree MiB".rjust(38) for k in scales)
     lines = [f"{'stage':10s}{head}"]
     for stage in STAGES:
         cells = []
         for k in scales:
             r = res[str(k)][stage]
-            cells.append(
-                f"{r['stage_seconds']:8.1f} s {r['peak_rss_mib']:7.0f} / {r['peak_tree_pss_mib']:7.0f}"
-            )
+            cells.append(f"{r['stage_seconds']:8.1f} s {r['peak_rss_mib']:7.0f} / {r['peak_tree_mib']:7.0f}")
         lines.append(f"{stage:10s}" + "".join(f" | {c:>38s}" for c in cells))
     lines.append("")
-    head = "".join(" | " + f"{k}x: time (per video), RSS (PSS)".rjust(36) for k in scales[1:])
+    head = "".join(" | " + f"{k}x: time (per video), RSS (tree)".rjust(36) for k in scales[1:])
     lines.append(f"{'ratio to ' + str(scales[0]) + 'x':10s}{head}")
     for stage in STAGES:
         cells = []
         for k in scales[1:]:
             r = rat[str(k)][stage]
             cells.append(
-                f"{r['time']:6.2f}x ({r['time_per_video']:4.2f}), {r['peak_rss']:4.2f}x ({r['peak_tree_pss']:4.2f})"
+                f"{r['time']:6.2f}x ({r['time_per_video']:4.2f}), {r['peak_rss']:4.2f}x ({r['peak_tree']:4.2f})"
             )
         note = "  (fixed steps: flat is the goal)" if stage not in LINEAR else ""
         lines.append(f"{stage:10s}" + "".join(f" | {c:>36s}" for c in cells) + note)
@@ -231,7 +235,7 @@ def main() -> None:
             r = measure_stage(stage, work / f"x{k}")
             report["results"][str(k)][stage] = r
             print(f"{k:3d}x ({args.base * k} videos) {stage:9s} {r['stage_seconds']:8.1f} s  peak RSS "
-                  f"{r['peak_rss_mib']:6.0f} MiB (tree PSS {r['peak_tree_pss_mib']:6.0f} MiB)", flush=True)  # fmt: skip
+                  f"{r['peak_rss_mib']:6.0f} MiB (tree {r['peak_tree_mib']:6.0f} MiB)", flush=True)  # fmt: skip
     report["ratios"] = ratios(report["results"], args.scales)
     out = Path(args.out) if args.out else work / "scaling.json"
     out.write_text(json.dumps(report, indent=2) + "\n")

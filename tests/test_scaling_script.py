@@ -30,7 +30,7 @@ def test_scaling_script_runs_every_stage_at_each_scale(tmp_path):
         for r in report["results"][k].values():
             # a stage's own process: its time inside the process, and a real Python + torch's memory
             assert 0 < r["stage_seconds"] <= r["seconds"]
-            assert 100 < r["peak_rss_mib"] < 8000 and 50 < r["peak_tree_pss_mib"] < 8000
+            assert 100 < r["peak_rss_mib"] < 8000 and 50 < r["peak_tree_mib"] < 8000
     for stage in STAGES:
         r = report["ratios"]["2"][stage]
         a, b = report["results"]["1"][stage], report["results"]["2"][stage]
