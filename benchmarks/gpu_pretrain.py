@@ -1,13 +1,22 @@
-"""GPU pretraining throughput in bf16 at BERT-base and BERT-large size (for a lent GPU).
+"""GPU pretraining throughput in bf16 at BERT-base and BERT-large size, on the built-in corpus's lengths.
 
-One short script: for each size, a full training step (bf16 autocast forward, backward, fused
-AdamW) of VideoBertForPreTraining and of plain transformers BertForPreTraining on the same random
-joint-vocabulary batch (text 30,522 + [>] + 20,736 visual words, 15% masked), interleaved.
-Prints step time, tokens/s and model FLOPs utilisation (MFU) against the bf16 matmul peak
-measured at the start of the run (and against the nominal peak given with --peak-tflops).
+One short script for a lent GPU. For each size, a full training step (bf16 autocast forward,
+backward, fused AdamW) of VideoBertForPreTraining and of plain transformers BertForPreTraining on
+the same batches, interleaved: ``batch`` examples per step drawn from
+``benchmarks/data/builtin_lengths.csv`` (the built-in corpus's ``[CLS] text [>] video [SEP]``
+shapes under the demo preset), random ids in the paper's joint vocabulary (text 30,522 + [>] +
+20,736 visual words), laid out, masked and padded by the real ``collate`` (see
+``benchmarks/pretrain.py``, whose ``build_batches`` is the one function a packed layout replaces).
+Prints real-token (non-padding) throughput, MFU against the bf16 matmul peak measured at the start
+of the run (and against the nominal peak of --peak-tflops), ours / plain, then the real data
+stream's sequences/s with 0..N DataLoader workers beside what our step consumes at each size.
 
-    python benchmarks/gpu_pretrain.py                 # on a CUDA machine, ~2-3 minutes
-    python benchmarks/gpu_pretrain.py --smoke         # tiny sizes on CPU (fp32), a few seconds
+    python benchmarks/gpu_pretrain.py --corpus WORK   # on a CUDA machine; WORK holds a built-in corpus
+    python benchmarks/gpu_pretrain.py --smoke         # tiny sizes on CPU (fp32): checks the script runs
+
+Without ``--corpus`` (a work directory with ``corpus/``, e.g. from ``videobert demo`` or
+``benchmarks/corpus_lengths.py --work WORK``; ``WORK/corpus`` alone is enough, 1 MB) the demo corpus
+is built first (about a minute).
 """
 
 from __future__ import annotations
@@ -37,15 +46,20 @@ def main() -> None:
     p.add_argument("--smoke", action="store_true", help="tiny model on CPU in fp32: checks the script runs")
     p.add_argument("--sizes", nargs="*", default=None, help=f"subset of {sorted(SIZES)}")
     p.add_argument("--batch", type=int, default=64, help="sequences per step")
-    p.add_argument("--length", type=int, default=128, help="tokens per sequence")
     p.add_argument("--steps", type=int, default=10, help="timed steps per model (after 2 warm-up)")
-    p.add_argument("--peak-tflops", type=float, default=989.0, help="nominal dense bf16 peak (H100/H200 SXM: 989)")
+    p.add_argument(
+        "--peak-tflops", type=float, default=989.0, help="nominal dense bf16 peak (H100/H200 SXM: 989)"
+    )
+    p.add_argument("--corpus", default=None, help="work directory with a built-in corpus for the data stream")
+    p.add_argument("--workers", type=int, nargs="*", default=[0, 1, 2, 4, 8], help="DataLoader worker counts")
+    p.add_argument("--skip-stream", action="store_true")
     args = p.parse_args()
 
     if args.smoke:
         device, bf16, sizes = torch.device("cpu"), False, SMOKE
-        args.batch, args.length, args.steps = 4, 32, 2
+        args.batch, args.steps = 4, 2
         visual_words = 512
+        args.workers = [w for w in args.workers if w <= 1]
     else:
         if not torch.cuda.is_available():
             raise SystemExit("no CUDA device: run with --smoke to check the script on CPU")
@@ -57,17 +71,25 @@ def main() -> None:
     t0 = time.perf_counter()
     peak = bench.matmul_peak(device, torch.bfloat16 if bf16 else torch.float32, n=8192 if bf16 else 512)
     print(f"measured matmul peak ({'bf16' if bf16 else 'fp32'}): {peak / 1e12:.3f} TFLOP/s"
-          + (f"  (nominal {args.peak_tflops:.0f})" if bf16 else ""))
+          + (f"  (nominal {args.peak_tflops:.0f})" if bf16 else ""))  # fmt: skip
+    tok = bench.VideoBertTokenizer.from_bert(None, visual_words)
+    consumed: dict[str, float] = {}
     for name, dims in sizes.items():
-        s = bench.Shape(**dims, visual_words=visual_words, batch=args.batch, length=args.length)
-        r = bench.compare(s, device, args.steps, bf16=bf16, peak=peak)
+        s = bench.Shape(**dims, visual_words=visual_words, batch=args.batch)
+        r = bench.compare(s, device, args.steps, bf16=bf16, peak=peak, tok=tok)
         bench.report(f"{name} {'bf16' if bf16 else 'fp32 (smoke)'}", s, r)
+        consumed[name] = r["ours"]["sequences_per_s"]
         if bf16:
             for key in ("ours", "plain"):
                 print(f"   {key}: MFU vs nominal peak {r[key]['model_tflops'] / args.peak_tflops * 100:.1f}%")
             print(f"   peak memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
             torch.cuda.reset_peak_memory_stats()
             torch.cuda.empty_cache()
+    if not args.skip_stream:
+        rates = bench.stream_rates(bench.corpus_work(args.corpus), args.batch, args.workers)
+        for name, c in consumed.items():
+            print(f"-- {name}:")
+            bench.report_stream(rates, c)
     print(f"total {time.perf_counter() - t0:.1f} s")
 
 

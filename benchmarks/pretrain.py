@@ -1,103 +1,185 @@
-"""Pretraining throughput: VideoBertForPreTraining vs plain transformers BertForPreTraining.
+"""Pretraining throughput on the built-in corpus's sequence lengths: ours vs plain BertForPreTraining.
 
-One run, the same model size, batch and masking for both: a full training step (forward,
-backward, AdamW) on a random joint-vocabulary batch. Prints tokens/s of each and their ratio
-(goal: ours / plain >= 1.3 — our MLM head runs only at the ~15% masked positions, plain BERT
-computes vocabulary logits at every position), plus model FLOPs utilisation (MFU) against the
-fp32 matmul peak measured in this same run. Steps of the two models are interleaved so that
-machine load affects both alike; medians are reported.
+One run, the same model size and the same batches for both: a full training step (forward,
+backward, AdamW) of ``VideoBertForPreTraining`` and of plain transformers ``BertForPreTraining``
+(its NSP head fed the alignment labels), steps of the two interleaved so that machine load
+affects both alike. The batches are not uniform random lengths: each is ``batch`` examples drawn
+from ``benchmarks/data/builtin_lengths.csv`` (the ``[CLS] text [>] video [SEP]`` shapes that the
+built-in corpus gives under the demo preset; ``benchmarks/corpus_lengths.py`` makes it), random
+ids of those lengths, laid out, masked and padded by the real ``videobert.data.collate.collate``.
 
-    python benchmarks/pretrain.py                       # MiniLM shape cut to 2 layers, CPU
-    python benchmarks/pretrain.py --layers 6 --batch 32 --length 128
+Prints, per model:
+
+* real-token throughput: non-padding tokens per second (padding is work, not progress);
+* model FLOPs utilisation (MFU): the FLOPs the model needs on the real tokens (each sequence's
+  attention over its own length; the MLM head where the model computes it: ours at the labelled
+  positions, plain BERT at every real token) per second, over the dense matmul peak measured in
+  this same run;
+* ours / plain real-token throughput;
+
+and the data stream: sequences/s that the real ``PretrainStream`` (parquet -> examples -> collate)
+delivers through a ``torch.utils.data.DataLoader`` with 0..N worker processes (each worker a rank
+of the stream: rows ``i % N == worker``), beside the sequences/s that our step consumes.
+
+The batch layout is one function, :func:`build_batches` (today: ``batch`` examples per batch
+through ``collate``, padded to the longest): a packed layout replaces that function alone.
+
+    python benchmarks/pretrain.py                             # MiniLM shape cut to 2 layers, CPU
+    python benchmarks/pretrain.py --layers 6 --batch 32 --corpus demo-work   # stream from a demo corpus
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
-import statistics
+import sys
+import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 from transformers import BertConfig, BertForPreTraining
 
+from videobert.data.collate import CollateConfig, Example, collate
 from videobert.model import VideoBertConfig, VideoBertForPreTraining
+from videobert.text.tokenizer import VideoBertTokenizer
+
+_spec = importlib.util.spec_from_file_location(
+    "_bench_lengths", Path(__file__).with_name("corpus_lengths.py")
+)
+lengths = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = lengths
+_spec.loader.exec_module(lengths)
+
+Batch = dict[str, torch.Tensor]
 
 
 @dataclass
 class Shape:
-    """Model and batch shape of one benchmark."""
+    """Model and batch shape of one benchmark (lengths come from the table)."""
 
     layers: int
     hidden: int
     heads: int
     intermediate: int
-    text_vocab: int = 30522
     visual_words: int = 20736
     batch: int = 16
-    length: int = 64
-    mask_prob: float = 0.15
-
-    @property
-    def vocab(self) -> int:
-        return self.text_vocab + 1 + self.visual_words
+    max_length: int = 128
 
 
-def make_batch(s: Shape, device: torch.device, seed: int = 0) -> dict[str, torch.Tensor]:
-    """A random ``[CLS] text [>] video [SEP]`` batch: (B, L) ids with 0-25% padding, 15% labels."""
-    g = torch.Generator().manual_seed(seed)
-    b, length = s.batch, s.length
-    ids = torch.randint(1000, s.text_vocab, (b, length), generator=g)
-    half = length // 2
-    ids[:, half + 1 :] = torch.randint(s.text_vocab + 1, s.vocab, (b, length - half - 1), generator=g)
-    ids[:, 0], ids[:, half] = 101, s.text_vocab
-    types = torch.zeros_like(ids)
-    types[:, half + 1 :] = 1
-    lengths = length - torch.randint(0, length // 4 + 1, (b,), generator=g)
-    mask = (torch.arange(length)[None, :] < lengths[:, None]).long()  # (B, L)
-    ids[mask == 0] = 0
-    pick = (torch.rand(b, length, generator=g) < s.mask_prob) & (mask == 1)
-    pick[:, 0] = False
-    labels = torch.where(pick, ids, torch.full_like(ids, -100))
-    ids = torch.where(pick, torch.full_like(ids, 103), ids)
-    out = {
-        "input_ids": ids,
-        "token_type_ids": types,
-        "attention_mask": mask,
-        "labels": labels,
-        "alignment_labels": torch.randint(0, 2, (b,), generator=g),
-    }
-    return {k: v.to(device) for k, v in out.items()}
+def demo_collate_config(max_length: int = 128) -> CollateConfig:
+    """The demo preset's collate settings (masking, regimes) at ``max_length``."""
+    from videobert.config import from_dict
+    from videobert.train.config import load_pretrain_config
+
+    cfg = dict(load_pretrain_config(preset="demo").collate)
+    cfg["max_length"] = max_length
+    return from_dict(CollateConfig, cfg)
 
 
-def build_models(s: Shape, device: torch.device) -> tuple[torch.nn.Module, torch.nn.Module]:
+def table_examples(
+    rows: Sequence[dict[str, int]], tok: VideoBertTokenizer, max_length: int, seed: int = 0
+) -> Iterator[Example]:
+    """Endless examples with the table's shapes, drawn in proportion to their counts.
+
+    Text ids are random WordPiece ids, visual words random in ``[0, V)``; a shape longer than
+    ``max_length`` is cut as the collate settings would (text first kept, video last).
+    """
+    from videobert.text.tokenizer import truncate_pair
+
+    rng = np.random.default_rng(seed)
+    p = np.asarray([r["count"] for r in rows], dtype=np.float64)
+    p /= p.sum()
+    pool = tok.random_text_pool()
+    while True:
+        r = rows[int(rng.choice(len(rows), p=p))]
+        text = None if r["text_tokens"] < 0 else pool[rng.integers(0, len(pool), r["text_tokens"])].tolist()
+        vis = (
+            None
+            if r["video_tokens"] < 0
+            else rng.integers(0, tok.num_visual_words, r["video_tokens"]).tolist()
+        )
+        budget = max_length - (2 if vis is None else 3)
+        t, v = truncate_pair(text or [], vis or [], budget)
+        yield Example(
+            None if text is None else t,
+            None if vis is None else v,
+            r["regime"],
+            r["alignment"],
+            min(r["future"], len(v) // 2) if vis is not None else 0,
+            masked=bool(r["masked"]),
+        )
+
+
+def build_batches(
+    examples: Iterator[Example], tok: VideoBertTokenizer, cfg: CollateConfig, batch_size: int, seed: int = 0
+) -> Iterator[tuple[Batch, list[int]]]:
+    """THE batch layout of the benchmark: ``(batch dict, lengths of the sequences it holds)``.
+
+    Today: ``batch_size`` examples per batch, ``collate`` pads them to the longest (B, L). A packed
+    layout (several sequences per row) changes this function only; the lengths returned are those
+    of the *sequences* (attention FLOPs are per sequence), and real tokens are counted from
+    ``attention_mask != 0``.
+    """
+    rng = np.random.default_rng([seed, 19])
+    while True:
+        exs = [next(examples) for _ in range(batch_size)]
+        batch = collate(exs, tok, cfg, rng)
+        yield batch, batch["attention_mask"].sum(1).tolist()
+
+
+def make_batches(
+    s: Shape, tok: VideoBertTokenizer, n: int, device: torch.device, seed: int = 0
+) -> list[tuple[Batch, list[int]]]:
+    """``n`` table-drawn batches on ``device`` (built before any timing)."""
+    rows = lengths.read_table()
+    cfg = demo_collate_config(s.max_length)
+    gen = build_batches(table_examples(rows, tok, s.max_length, seed), tok, cfg, s.batch, seed)
+    out = []
+    for _ in range(n):
+        batch, seqs = next(gen)
+        out.append(({k: v.to(device) for k, v in batch.items()}, seqs))
+    return out
+
+
+def build_models(
+    s: Shape, vocab: int, text_vocab: int, device: torch.device
+) -> tuple[torch.nn.Module, torch.nn.Module]:
     """Ours and plain ``BertForPreTraining`` at the same size (random weights, dropout as BERT's)."""
     common = dict(
         hidden_size=s.hidden, num_hidden_layers=s.layers, num_attention_heads=s.heads,
-        intermediate_size=s.intermediate, max_position_embeddings=max(512, s.length),
-    )
+        intermediate_size=s.intermediate, max_position_embeddings=max(512, s.max_length),
+    )  # fmt: skip
     torch.manual_seed(0)
     ours = VideoBertForPreTraining(
-        VideoBertConfig(text_vocab_size=s.text_vocab, num_visual_words=s.visual_words, **common)
+        VideoBertConfig(text_vocab_size=text_vocab, num_visual_words=s.visual_words, **common)
     )
-    plain = BertForPreTraining(BertConfig(vocab_size=s.vocab, **common))
+    plain = BertForPreTraining(BertConfig(vocab_size=vocab, **common))
     return ours.to(device).train(), plain.to(device).train()
 
 
-def train_flops(s: Shape, real_tokens: int, mlm_tokens: int) -> float:
-    """Model FLOPs of one training step (forward + backward = 3x forward), excluding embeddings.
+def train_flops(s: Shape, vocab: int, seq_lengths: Sequence[int], head_positions: int) -> float:
+    """Model FLOPs of one training step on real tokens (forward + backward = 3x forward), no embeddings.
 
-    Per real token and layer: attention projections 4H^2, FFN 2HI, scores + weighted sum 2LH
-    multiply-adds; the MLM head (H^2 + H*vocab) at ``mlm_tokens`` positions; 2 FLOPs per MAC.
+    Per layer, a sequence of n tokens costs n (4H^2 + 2HI) multiply-adds in the projections and
+    FFN and 2 n^2 H in attention (scores and weighted sum over its own n tokens); the MLM head
+    (H^2 + H * vocab) runs at ``head_positions``; 2 FLOPs per multiply-add.
     """
-    h, i, length = s.hidden, s.intermediate, s.length
-    per_token = s.layers * (4 * h * h + 2 * h * i + 2 * length * h)
-    head = mlm_tokens * (h * h + h * s.vocab)
-    return 3 * 2 * (real_tokens * per_token + head)
+    h, i = s.hidden, s.intermediate
+    n = np.asarray(seq_lengths, dtype=np.float64)
+    encoder = s.layers * float((n * (4 * h * h + 2 * h * i) + 2 * n * n * h).sum())
+    head = head_positions * (h * h + h * vocab)
+    return 3 * 2 * (encoder + head)
 
 
-def matmul_peak(device: torch.device, dtype: torch.dtype = torch.float32, n: int = 1024, reps: int = 8) -> float:
+def matmul_peak(
+    device: torch.device, dtype: torch.dtype = torch.float32, n: int = 1024, reps: int = 8
+) -> float:
     """Measured dense matmul throughput in FLOP/s (best of ``reps``)."""
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
@@ -116,17 +198,17 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def step_fn(model: torch.nn.Module, batch: dict[str, torch.Tensor], ours: bool, bf16: bool):  # noqa: ANN201
-    """A closure running one training step (forward, backward, AdamW) of ``model``."""
+def step_fn(model: torch.nn.Module, ours: bool, bf16: bool):  # noqa: ANN201
+    """A closure running one training step (forward, backward, AdamW) of ``model`` on a batch."""
     opt = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=True)
-    device = batch["input_ids"].device
-    if ours:
-        inputs = batch
-    else:
-        inputs = {k: v for k, v in batch.items() if k != "alignment_labels"}
-        inputs["next_sentence_label"] = batch["alignment_labels"]
 
-    def step() -> None:
+    def step(batch: Batch) -> None:
+        if ours:
+            inputs = batch
+        else:
+            inputs = {k: v for k, v in batch.items() if k not in ("alignment_labels", "regime")}
+            inputs["next_sentence_label"] = batch["alignment_labels"]
+        device = batch["input_ids"].device
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             loss = model(**inputs).loss
         loss.backward()
@@ -136,48 +218,133 @@ def step_fn(model: torch.nn.Module, batch: dict[str, torch.Tensor], ours: bool, 
     return step
 
 
-def compare(s: Shape, device: torch.device, steps: int, bf16: bool = False, peak: float | None = None) -> dict:
-    """Interleaved timing of both models; returns per-model median step time, tokens/s, MFU."""
-    batch = make_batch(s, device)
-    real = int(batch["attention_mask"].sum())
-    masked = int((batch["labels"] != -100).sum())
-    ours, plain = build_models(s, device)
-    fns = {"ours": step_fn(ours, batch, True, bf16), "plain": step_fn(plain, batch, False, bf16)}
-    flops = {"ours": train_flops(s, real, masked), "plain": train_flops(s, real, s.batch * s.length)}
+def compare(
+    s: Shape, device: torch.device, steps: int, bf16: bool = False, peak: float | None = None,
+    tok: VideoBertTokenizer | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Interleaved timing of both models over the same table-drawn batches (2 warm-up steps each).
+
+    Returns per model ``step_s`` (median), ``tokens_per_s`` (real tokens over the timed steps'
+    total time), ``sequences_per_s``, ``model_tflops``, ``mfu``; ``speedup`` (ours / plain
+    real-token throughput), ``real_tokens`` / ``padded_tokens`` / ``masked_tokens`` per step
+    (means), ``peak_flops``.
+    """
+    tok = tok or VideoBertTokenizer.from_bert(None, s.visual_words)
+    batches = make_batches(s, tok, steps + 2, device)
+    ours, plain = build_models(s, tok.vocab_size, tok.text_vocab_size, device)
+    fns = {"ours": step_fn(ours, True, bf16), "plain": step_fn(plain, False, bf16)}
     times: dict[str, list[float]] = {k: [] for k in fns}
-    for i in range(steps + 2):
+    flops: dict[str, float] = {k: 0.0 for k in fns}
+    real = padded = masked = 0
+    for i, (batch, seqs) in enumerate(batches):
+        n_real = int((batch["attention_mask"] != 0).sum())
+        n_masked = int((batch["labels"] != -100).sum())
+        heads = {"ours": n_masked, "plain": n_real}
         for name, fn in fns.items():
             _sync(device)
             t = time.perf_counter()
-            fn()
+            fn(batch)
             _sync(device)
             if i >= 2:  # warm-up
                 times[name].append(time.perf_counter() - t)
+                flops[name] += train_flops(s, tok.vocab_size, seqs, heads[name])
+        if i >= 2:
+            real, padded, masked = real + n_real, padded + batch["input_ids"].numel(), masked + n_masked
     if peak is None:
         peak = matmul_peak(device, torch.bfloat16 if bf16 else torch.float32)
-    result = {"real_tokens": real, "masked_tokens": masked, "peak_flops": peak}
+    result: dict[str, Any] = {
+        "real_tokens": real / steps, "padded_tokens": padded / steps, "masked_tokens": masked / steps,
+        "peak_flops": peak, "vocab": tok.vocab_size,
+    }  # fmt: skip
     for name in fns:
-        t = statistics.median(times[name])
+        total = sum(times[name])
         result[name] = {
-            "step_s": t,
-            "tokens_per_s": real / t,
-            "model_tflops": flops[name] / t / 1e12,
-            "mfu": flops[name] / t / peak,
+            "step_s": float(np.median(times[name])),
+            "tokens_per_s": real / total,
+            "sequences_per_s": s.batch * steps / total,
+            "model_tflops": flops[name] / total / 1e12,
+            "mfu": flops[name] / total / peak,
         }
     result["speedup"] = result["ours"]["tokens_per_s"] / result["plain"]["tokens_per_s"]
     return result
 
 
-def report(title: str, s: Shape, r: dict) -> None:
+def report(title: str, s: Shape, r: dict[str, Any]) -> None:
     """Print one comparison."""
-    print(f"== {title}: {s.layers} layers, hidden {s.hidden}, vocab {s.vocab}, batch {s.batch} x {s.length} "
-          f"({r['real_tokens']} real tokens, {r['masked_tokens']} masked)")
-    print(f"   matmul peak measured: {r['peak_flops'] / 1e9:.1f} GFLOP/s")
+    pad = 1 - r["real_tokens"] / r["padded_tokens"]
+    print(f"== {title}: {s.layers} layers, hidden {s.hidden}, vocab {r['vocab']}, batch {s.batch} from the "
+          f"built-in corpus's lengths ({r['real_tokens']:.0f} real tokens / step, {pad * 100:.0f}% padding, "
+          f"{r['masked_tokens']:.0f} labelled)")  # fmt: skip
+    print(f"   matmul peak measured: {r['peak_flops'] / 1e12:.3f} TFLOP/s")
     for name, label in (("ours", "VideoBertForPreTraining"), ("plain", "BertForPreTraining")):
         m = r[name]
-        print(f"   {label:24s} step {m['step_s'] * 1e3:8.1f} ms  {m['tokens_per_s']:9.0f} tokens/s  "
-              f"{m['model_tflops'] * 1e3:8.2f} GFLOP/s  MFU {m['mfu'] * 100:5.1f}%")
-    print(f"   tokens/s ours / plain: {r['speedup']:.2f}x (goal >= 1.3x)")
+        print(f"   {label:24s} step {m['step_s'] * 1e3:8.1f} ms  {m['tokens_per_s']:9.0f} real tokens/s  "
+              f"{m['sequences_per_s']:8.1f} seq/s  {m['model_tflops'] * 1e3:9.2f} GFLOP/s  MFU {m['mfu'] * 100:5.1f}%")  # fmt: skip
+    print(f"   real tokens/s ours / plain: {r['speedup']:.2f}x")
+
+
+# ---------------------------------------------------------------------------------- data stream
+class _WorkerShards(torch.utils.data.IterableDataset):
+    """The real ``PretrainStream`` as a DataLoader dataset: worker w of N reads rows ``i % N == w``."""
+
+    def __init__(self, corpus: Path, tok: VideoBertTokenizer, cfg: CollateConfig, batch_size: int) -> None:
+        self.args = (corpus, tok, cfg, batch_size)
+
+    def __iter__(self) -> Iterator[Batch]:
+        from videobert.data.dataset import PretrainStream
+
+        corpus, tok, cfg, batch_size = self.args
+        info = torch.utils.data.get_worker_info()
+        rank, world = (0, 1) if info is None else (info.id, info.num_workers)
+        yield from PretrainStream(corpus, "train", tok, cfg, batch_size, seed=0, rank=rank, world_size=world)
+
+
+def stream_rates(
+    work: Path, batch_size: int, workers: Sequence[int], n_batches: int = 40, warmup: int = 4
+) -> dict[int, float]:
+    """Sequences/s of the real stream over ``work``'s corpus through a DataLoader, per worker count.
+
+    The first ``warmup`` batches (worker start-up, first parquet reads) are not timed.
+    """
+    from videobert.workdir import WorkDir
+
+    wd = WorkDir.of(work)
+    tok = VideoBertTokenizer.from_pretrained(wd.corpus_tokenizer)
+    cfg = demo_collate_config()
+    out: dict[int, float] = {}
+    for nw in workers:
+        loader = torch.utils.data.DataLoader(
+            _WorkerShards(wd.corpus, tok, cfg, batch_size), batch_size=None, num_workers=nw,
+            prefetch_factor=4 if nw else None,
+        )  # fmt: skip
+        it = iter(loader)
+        for _ in range(warmup):
+            next(it)
+        t = time.perf_counter()
+        seqs = sum(int(next(it)["input_ids"].shape[0]) for _ in range(n_batches))
+        out[nw] = seqs / (time.perf_counter() - t)
+        del it, loader
+    return out
+
+
+def report_stream(rates: dict[int, float], consumed: float) -> None:
+    """Print the stream's rates beside the step's consumption (sequences/s)."""
+    print(f"== data stream (PretrainStream -> collate, demo preset) vs our step's {consumed:.1f} seq/s")
+    for nw, rate in rates.items():
+        print(
+            f"   {nw} DataLoader worker(s): {rate:9.1f} seq/s = {rate / consumed:6.2f}x what the step consumes"
+        )
+
+
+def corpus_work(path: str | None) -> Path:
+    """A work directory holding a built-in corpus: ``path`` when given, else built in a temporary one."""
+    if path and (Path(path) / "corpus" / "train.parquet").is_file():
+        return Path(path)
+    work = Path(path or tempfile.mkdtemp(prefix="vb-bench-stream-"))
+    print(f"building the demo corpus in {work} for the data stream ...")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    lengths.build_demo_corpus(work)
+    return work
 
 
 def main() -> None:
@@ -187,16 +354,27 @@ def main() -> None:
     p.add_argument("--heads", type=int, default=12)
     p.add_argument("--intermediate", type=int, default=1536)
     p.add_argument("--visual-words", type=int, default=20736)
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--length", type=int, default=64)
-    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--steps", type=int, default=6)
     p.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "1")))
+    p.add_argument("--corpus", default=None, help="a work directory with the built-in corpus (else built)")
+    p.add_argument("--workers", type=int, nargs="*", default=[0, 1, 2], help="DataLoader worker counts")
+    p.add_argument("--skip-stream", action="store_true")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    s = Shape(args.layers, args.hidden, args.heads, args.intermediate, visual_words=args.visual_words,
-              batch=args.batch, length=args.length)
+    s = Shape(
+        args.layers,
+        args.hidden,
+        args.heads,
+        args.intermediate,
+        visual_words=args.visual_words,
+        batch=args.batch,
+    )
     r = compare(s, torch.device("cpu"), args.steps)
     report(f"CPU fp32, {args.threads} thread(s)", s, r)
+    if not args.skip_stream:
+        rates = stream_rates(corpus_work(args.corpus), args.batch, args.workers)
+        report_stream(rates, r["ours"]["sequences_per_s"])
 
 
 if __name__ == "__main__":

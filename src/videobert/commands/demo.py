@@ -188,15 +188,29 @@ def _dotted(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+#: optional packages (videobert.utils.extras) a demo stage needs
+STAGE_EXTRAS: dict[str, str] = {"fit-vocab": "faiss", "caption": "pycocoevalcap"}
+
+
+def _check_extras(stage_names: list[str]) -> None:
+    """One line naming the install commands when a stage still to run lacks its optional package."""
+    from videobert.utils.extras import message, missing
+
+    absent = [m for name, m in STAGE_EXTRAS.items() if name in stage_names and missing([m])]
+    if absent:
+        raise VideoBertError("demo: " + "; ".join(message(m) for m in absent))
+
+
 def run_demo(cfg: DemoConfig, work: str | Path = "demo-work") -> Path:
     """Run (or resume) every demo stage in ``work``; returns the report's path."""
     from tqdm.auto import tqdm
 
     work = Path(work)
     stages = demo_stages(cfg, work)  # every config checked before anything runs
-    work.mkdir(parents=True, exist_ok=True)
     state_path = work / STATE_NAME
     state = read_json(state_path) if state_path.is_file() else {"stages": {}}
+    _check_extras([s.name for s in stages if state["stages"].get(s.name, {}).get("status") != "done"])
+    work.mkdir(parents=True, exist_ok=True)
     t_all = time.perf_counter()
     report_ran = False
     bar = tqdm(stages, desc="demo", unit="stage")

@@ -40,7 +40,8 @@ def _description() -> str:
     )
 
 
-FLAGS = ("backbone", "weights", "random_weights", "batch_size", "shard", "device", "num_workers", *CLIP_KEYS)
+FLAGS = ("backbone", "weights", "random_weights", "batch_size", "shard", "device", "num_workers", "worker_type")
+FLAGS += CLIP_KEYS
 FLAGS += ("input_size", "ids", "progress")
 HELP = "clip features: one row per 1.5 s clip, resumable and sharded"
 

@@ -8,6 +8,9 @@ The PTB tokenizer and METEOR run Java (``java`` on ``PATH``; ``.ci/run`` install
 is missing). Without Java, ``tokenizer="auto"`` tokenises with :mod:`videobert.eval.ptb` (a
 Python port of that tokenizer, checked token for token against it in the tests) so BLEU, ROUGE-L
 and CIDEr are still pycocoevalcap's; METEOR needs the JVM itself.
+
+pycocoevalcap is an optional dependency (``pip install 'videobert[caption]'``; the ``dev`` extra
+and ``scripts/setup.sh`` install it): without it, scoring is a one-line error naming that command.
 """
 
 from __future__ import annotations
@@ -34,6 +37,20 @@ class CaptionScorerError(VideoBertError):
 def _clean(text: str) -> str:
     """One line of text: METEOR's stdio protocol breaks on newlines and on its ``|||`` separator."""
     return " ".join(str(text).replace("|||", " ").split())
+
+
+def require_scorers() -> None:
+    """Check that pycocoevalcap (the ``caption`` extra) is installed.
+
+    Raises:
+        CaptionScorerError: it is not; one line naming ``pip install 'videobert[caption]'``.
+    """
+    from videobert.utils.extras import MissingDependencyError, require
+
+    try:
+        require("pycocoevalcap")
+    except MissingDependencyError as exc:
+        raise CaptionScorerError(str(exc)) from exc
 
 
 def java_available() -> bool:
@@ -112,13 +129,11 @@ def score_caption_sets(
             "install a JRE (e.g. `apt-get install default-jre-headless`) or score with meteor=False, "
             "tokenizer='python'"
         )
-    try:
-        from pycocoevalcap.bleu.bleu import Bleu
-        from pycocoevalcap.cider.cider import Cider
-        from pycocoevalcap.meteor.meteor import Meteor
-        from pycocoevalcap.rouge.rouge import Rouge
-    except ImportError as exc:  # pragma: no cover - dependency is declared
-        raise CaptionScorerError(f"pycocoevalcap is not installed ({exc}); pip install pycocoevalcap") from exc
+    require_scorers()
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+    from pycocoevalcap.meteor.meteor import Meteor
+    from pycocoevalcap.rouge.rouge import Rouge
 
     # pycocoevalcap wants {id: [{"caption": str}, ...]}; ids are kept in one fixed order.
     keys = list(refs)

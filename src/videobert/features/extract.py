@@ -12,10 +12,16 @@ For each video: decode at the backbone's size on the pipeline's clip grid (``Cli
   is ``ok`` with ``warnings`` saying what was wrong (``videobert probe WORK`` lists them);
 
 all atomically, so a killed job resumes where it stopped and produces the same bytes. Decoding and
-preprocessing run in ``num_workers`` producer threads (PyAV and torch release the GIL), overlapped
-with the forward pass in the calling thread (``torch.inference_mode``; bf16 autocast on CUDA).
+preprocessing (the backbone's ``prepare``: resize, crop, normalise; the whole descriptor for
+``classical``) run ahead of the forward pass in ``num_workers`` worker processes (a
+``torch.utils.data.DataLoader``: worker w of N decodes videos w, w + N, ... of the to-do list,
+its batches come back in shared memory, in a fixed round-robin order, pinned when the backbone
+is on CUDA), or threads with ``worker_type="thread"``, or inline with ``num_workers=0``; the
+forward pass runs in the calling process (``torch.inference_mode``; bf16 autocast on CUDA). The
+features do not depend on which: every batch is one video's clips, prepared by the same code.
 Work is split by video: shard ``i`` of ``n`` takes every n-th video of the sorted id list (from
-``shard=(i, n)``, or torchrun's ``RANK`` / ``WORLD_SIZE``), with no other coordination.
+``shard=(i, n)``, or torchrun's ``RANK`` / ``WORLD_SIZE``), with no other coordination; the
+device defaults to this process's ``LOCAL_RANK`` GPU (:func:`extract_device`).
 """
 
 from __future__ import annotations
@@ -23,13 +29,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-import queue
-import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
 import numpy as np
 from tqdm import tqdm
@@ -39,9 +43,6 @@ from videobert.utils.io import atomic_save_npy, atomic_write_json, read_json
 from videobert.utils.runtime import env_int
 from videobert.video.clips import ClipSpec
 from videobert.workdir import IdRule, WorkDir, file_video_id, usable_video_id
-
-if TYPE_CHECKING:  # the registry imports torchvision: only when extracting
-    from videobert.features.registry import Backbone
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,11 @@ class ExtractConfig:
         random_weights: seeded random weights (tests only).
         batch_size: clips per forward pass.
         shard: ``"i/n"``: this process's share of the videos (default: RANK / WORLD_SIZE).
-        device: cpu, cuda or cuda:N (default: cuda when available).
-        num_workers: decoding threads (0: inline).
+        device: cpu, cuda or cuda:N (default: under torchrun this process's ``LOCAL_RANK`` GPU,
+            else cuda:0, when CUDA is available; else cpu).
+        num_workers: decoding workers ahead of the forward pass (0: inline, in this process).
+        worker_type: ``process`` (DataLoader worker processes, one torch thread each) or
+            ``thread`` (threads of this process).
         clips: the clip grid (fps, frames, stride, partial, min_partial).
         input_size: override the network input size (pixels).
         ids: how a file names its video: ``stem`` (its name less the extension, wherever it lies:
@@ -72,6 +76,7 @@ class ExtractConfig:
     shard: str | None = None
     device: str | None = None
     num_workers: int = 2
+    worker_type: Literal["process", "thread"] = "process"
     clips: ClipSpec = field(default_factory=ClipSpec)
     input_size: int | None = None
     ids: IdRule = "stem"
@@ -132,109 +137,31 @@ def collect_videos(
     return dict(sorted(ids.items()))
 
 
-@dataclass
-class _Item:
-    kind: str  # "batch" | "end" | "error"
-    video_id: str
-    data: Any = None
-    times: Any = None
+def extract_device(device: str | None = None) -> Any:
+    """The torch device this process extracts on.
 
+    ``cpu`` and ``cuda:N`` are taken as given; ``cuda`` or None (CUDA when available) mean this
+    process's ``LOCAL_RANK`` GPU (torchrun starts one process per GPU), except where a process
+    sees a single GPU (``CUDA_VISIBLE_DEVICES`` or SLURM's one GPU per task): that one.
 
-def _produce_video(
-    video_id: str, path: Path, backbone: Backbone, clip_spec: Any, batch_size: int
-) -> Iterator[_Item]:
-    """Decode one video into prepared batches; ends with an ``end`` or ``error`` item."""
-    from videobert.video.clips import iter_clips
-    from videobert.video.decode import DecodeReport, probe
+    Raises:
+        VideoBertError: CUDA asked for without one, or ``LOCAL_RANK`` beyond the visible GPUs.
+    """
+    import torch
 
-    try:
-        info = probe(path)
-        frames: list[np.ndarray] = []
-        times: list[tuple[float, float]] = []
-        report = DecodeReport()
-        for clip in iter_clips(path, clip_spec, size=backbone.decode_size, report=report):
-            frames.append(clip.frames)
-            times.append((clip.start, clip.end))
-            if len(frames) == batch_size:
-                yield _Item("batch", video_id, backbone.prepare(np.stack(frames)), times)
-                frames, times = [], []
-        if frames:
-            yield _Item("batch", video_id, backbone.prepare(np.stack(frames)), times)
-        end = {"duration": float(info.duration), "fps": float(info.fps), "decoded_duration": round(report.decoded, 3)}
-        if report.warnings:  # damaged but usable: recorded "ok" with what was wrong
-            end["warnings"] = list(report.warnings)
-        yield _Item("end", video_id, end)
-    except Exception as exc:  # a bad video is recorded and skipped; the run goes on
-        reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
-        if not isinstance(exc, VideoBertError):
-            log.warning("%s: unexpected error while decoding", path, exc_info=True)
-        yield _Item("error", video_id, reason)
+    from videobert.utils.runtime import resolve_device
 
-
-class _Producers:
-    """``num_workers`` threads decoding whole videos into a bounded queue (0: inline, no threads)."""
-
-    def __init__(
-        self,
-        todo: list[tuple[str, Path]],
-        backbone: Backbone,
-        clip_spec: Any,
-        batch_size: int,
-        num_workers: int,
-    ) -> None:
-        self.todo = todo
-        self.args = (backbone, clip_spec, batch_size)
-        self.num_workers = num_workers
-        self.stop = threading.Event()
-        self.queue: queue.Queue[_Item | None] = queue.Queue(maxsize=max(2, 2 * num_workers))
-        self.tasks: queue.Queue[tuple[str, Path]] = queue.Queue()
-        for t in todo:
-            self.tasks.put(t)
-        self.threads = [
-            threading.Thread(target=self._work, daemon=True, name=f"extract-{i}") for i in range(num_workers)
-        ]
-
-    def _put(self, item: _Item | None) -> bool:
-        while not self.stop.is_set():
-            try:
-                self.queue.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _work(self) -> None:
-        try:
-            while not self.stop.is_set():
-                try:
-                    vid, path = self.tasks.get_nowait()
-                except queue.Empty:
-                    return
-                for item in _produce_video(vid, path, *self.args):
-                    if not self._put(item):
-                        return
-        finally:
-            self._put(None)
-
-    def __iter__(self) -> Iterator[_Item]:
-        if self.num_workers == 0:
-            for vid, path in self.todo:
-                yield from _produce_video(vid, path, *self.args)
-            return
-        for t in self.threads:
-            t.start()
-        finished = 0
-        try:
-            while finished < len(self.threads):
-                item = self.queue.get()
-                if item is None:
-                    finished += 1
-                    continue
-                yield item
-        finally:
-            self.stop.set()
-            for t in self.threads:
-                t.join(timeout=5)
+    local = env_int("LOCAL_RANK", 0)
+    if (device is None or str(device).strip().lower() in ("auto", "cuda")) and torch.cuda.is_available():
+        count = torch.cuda.device_count()
+        if local >= count:
+            if count != 1:
+                raise VideoBertError(
+                    f"LOCAL_RANK={local} but this process sees {count} CUDA devices: start at most {count} "
+                    f"processes per node (torchrun --nproc-per-node {count}) or pass device=cuda:N"
+                )
+            local = 0
+    return resolve_device(device, local_rank=local)
 
 
 def extract(
@@ -247,6 +174,7 @@ def extract(
     shard: str | tuple[int, int] | None = None,
     device: str | None = None,
     num_workers: int = 2,
+    worker_type: Literal["process", "thread"] = "process",
     clips: ClipSpec | None = None,
     input_size: int | tuple[int, int] | None = None,
     ids: IdRule = "stem",
@@ -263,8 +191,11 @@ def extract(
         batch_size: clips per forward pass (batches never mix videos, so results do not depend on
             scheduling).
         shard: ``(i, n)`` or ``"i/n"``; None reads ``RANK`` / ``WORLD_SIZE``.
-        device: ``"cpu"`` / ``"cuda"``; None picks CUDA when available.
-        num_workers: decoding threads (0 decodes inline).
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; None picks CUDA when available; ``cuda``
+            and None mean this process's ``LOCAL_RANK`` GPU (:func:`extract_device`).
+        num_workers: decoding workers ahead of the forward pass (0 decodes inline).
+        worker_type: ``"process"`` (DataLoader worker processes) or ``"thread"``
+            (:mod:`videobert.features.decoding`); the features are the same.
         clips: the clip grid, a ``videobert.video.clips.ClipSpec`` (default 20 fps x 30 frames).
         input_size: override the backbone's input size in pixels (tests, small inputs).
         ids: ``"stem"`` (a file's name less its extension is its id) or ``"path"`` (its path below
@@ -272,7 +203,7 @@ def extract(
         progress: show a tqdm bar.
 
     Returns:
-        Summary dict: ``backbone``, ``shard``, ``n_videos`` (in this shard), ``done``,
+        Summary dict: ``backbone``, ``device``, ``shard``, ``n_videos`` (in this shard), ``done``,
         ``already_done``, ``skipped`` (``{video_id: reason}``), ``n_clips``, ``seconds``,
         ``clips_per_s``, ``out_dir``.
     """
@@ -296,6 +227,7 @@ def extract(
     todo = [(vid, p) for vid, p in mine if not finished(vid)]
     summary: dict[str, Any] = {
         "backbone": backbone,
+        "device": None,
         "shard": [rank, world],
         "n_videos": len(mine),
         "already_done": len(mine) - len(todo),
@@ -318,11 +250,17 @@ def extract(
     if not todo:
         return summary
 
+    from videobert.features.decoding import prepared_batches
     from videobert.features.registry import build_backbone
 
     bb = build_backbone(
-        backbone, weights=weights, random_weights=random_weights, device=device, crop_size=input_size
+        backbone,
+        weights=weights,
+        random_weights=random_weights,
+        device=extract_device(device),
+        crop_size=input_size,
     )
+    summary["device"] = str(bb.device)
     stride = getattr(clip_spec, "stride", None) or clip_spec.frames
     info = bb.info()
     info.update(
@@ -353,7 +291,7 @@ def extract(
     t0 = time.perf_counter()
     bar = tqdm(total=len(todo), unit="video", desc=f"extract {backbone}", disable=not progress)
     try:
-        for item in _Producers(todo, bb, clip_spec, max(1, batch_size), max(0, num_workers)):
+        for item in prepared_batches(todo, bb, clip_spec, batch_size, num_workers, worker_type):
             vid = item.video_id
             if item.kind == "batch":
                 feats = bb.forward(item.data).numpy()  # (b, D) float32
@@ -390,8 +328,9 @@ def extract(
         first = "; ".join(f"{v}: {r}" for v, r in list(summary["skipped"].items())[:3])
         raise VideoBertError(f"extract: none of the {len(todo)} video(s) could be used ({first}; see {manifest.path})")
     log.info(
-        "extract %s: %d done, %d skipped, %d clips in %.1f s (%.1f clips/s) -> %s",
+        "extract %s on %s: %d done, %d skipped, %d clips in %.1f s (%.1f clips/s) -> %s",
         backbone,
+        summary["device"],
         summary["done"],
         len(summary["skipped"]),
         summary["n_clips"],

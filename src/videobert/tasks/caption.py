@@ -52,7 +52,7 @@ from videobert.data.alignment import align_sentence
 from videobert.data.annotations import Segment
 from videobert.errors import InputFileError, VideoBertError
 from videobert.eval.baselines import nearest_neighbour_captions
-from videobert.eval.captions import java_available, score_caption_sets
+from videobert.eval.captions import java_available, require_scorers, score_caption_sets
 from videobert.eval.intervals import unit_intervals
 from videobert.model.inference import batched, model_device
 from videobert.tasks.base import Task, TaskConfig, TaskInputs, TaskReport, load_task_inputs, register_task
@@ -229,6 +229,7 @@ def load_clip_features(work: WorkDir, video_ids: Sequence[str], backbone: str) -
 
 def load_caption_inputs(work: WorkDir, annotations: Any, cfg: CaptionConfig) -> CaptionInputs:
     """:func:`load_task_inputs` plus the clip features of the evaluated and training videos."""
+    require_scorers()  # the CLI's first error when pycocoevalcap is missing
     base = load_task_inputs(work, annotations, cfg)
     backbone = caption_backbone(work, cfg.backbone)
     ids = sorted({v.video_id for v in [*base.videos, *base.train_videos]})
@@ -505,6 +506,7 @@ def caption(model: Any, tokenizer: Any, inputs: TaskInputs, cfg: CaptionConfig |
         ``systems`` (beam, greedy, baseline_beam, baseline_greedy, nearest_neighbour), ``training``
         per system, ``features``, ``paper``, ``departures`` and, when something was left out, ``notes``.
     """
+    require_scorers()  # before any training: a missing scorer is the first error, not the last
     cfg = cfg or CaptionConfig()
     clips = getattr(inputs, "clip_features", None)
     if not clips:

@@ -1,7 +1,9 @@
 """Hierarchical k-means on faiss: the visual-word vocabulary of VideoBERT.
 
 faiss is imported where k-means or a flat search runs, so a saved vocabulary loads (and its tree
-assigns words) where faiss is not installed, e.g. on a training-only GPU machine.
+assigns words) where faiss is not installed, e.g. on a training-only GPU machine; where it is
+needed and missing, the error is one line naming the extra that installs it (``faiss-cpu`` or
+``faiss-gpu``: the same ``faiss`` module; the k-means here runs on the CPU with either).
 
 The paper clusters clip features with hierarchical k-means, 4 levels of 12 clusters, giving
 12**4 = 20,736 visual words. Every node of the tree is clustered with *all* of its points
@@ -69,6 +71,13 @@ INIT_SAMPLE_PER_CENTROID = 256
 CHUNK_POINTS = 65536
 #: nodes with fewer than this many floats (n * D) are clustered single-threaded (faiss and BLAS)
 SMALL_NODE_WORK = 1 << 22
+
+
+def _faiss() -> Any:
+    """The faiss module, or a one-line error naming the extra that installs it."""
+    from videobert.utils.extras import require
+
+    return require("faiss")
 
 
 def _node_seed(seed: int, depth: int, node: int) -> int:
@@ -213,8 +222,10 @@ class HierarchicalKMeans:
         return x
 
     def _set_threads(self) -> None:
-        if self.n_threads is not None:
-            import faiss
+        from videobert.utils.extras import missing
+
+        if self.n_threads is not None and not missing(["faiss"]):  # without faiss: no faiss threads to set
+            faiss = _faiss()
 
             faiss.omp_set_num_threads(int(self.n_threads))
 
@@ -270,7 +281,7 @@ class HierarchicalKMeans:
         small nodes run in one call) and stop once an iteration lowers the objective by less than
         ``tol`` relative. Returns the trained ``faiss.Kmeans`` (``centroids``, ``index``).
         """
-        import faiss
+        faiss = _faiss()
 
         n, d = xs.shape
         k = self.branching
@@ -305,7 +316,7 @@ class HierarchicalKMeans:
         if n == 0:
             raise ValueError("cannot fit a vocabulary on 0 points")
         self.dim = d
-        import faiss
+        faiss = _faiss()
 
         self._set_threads()
         threads = faiss.omp_get_max_threads()
@@ -391,7 +402,7 @@ class HierarchicalKMeans:
         elif method == "flat":
             leaf, mask = self.leaf_centroids()
             used = np.flatnonzero(mask)
-            import faiss
+            faiss = _faiss()
 
             index = faiss.IndexFlatL2(x.shape[1])
             index.add(np.ascontiguousarray(leaf[used]))
