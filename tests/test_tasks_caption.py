@@ -273,3 +273,25 @@ def test_caption_cli_without_java_reports_what_it_left_out(world: Path, tmp_path
     # asked for explicitly, METEOR without Java is an error naming what to install
     proc = subprocess.run([*cmd, "meteor=true"], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1 and "default-jre-headless" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_part_dropout_blanks_whole_parts_per_segment_in_training_only(loaded) -> None:
+    _, tok = loaded
+    feats, _ = toy_world(tok, n=400)
+    torch.manual_seed(0)
+    net = CaptionModel((3, 3), 0, 4, tok.text_vocab_size, 10, SpecialIds.of(tok), None, 32, 1, 2, 0.0,
+                       part_dropout=(0.5, 0.0))  # fmt: skip
+    seen: list[torch.Tensor] = []
+    net.part_norms[0].register_forward_hook(lambda _m, args, _o: seen.append(args[0].detach().clone()))
+    vector, clips, lengths = feats.tensors(torch.device("cpu"))
+    net.train()
+    net.encode(vector, clips, lengths)
+    blank = (seen[-1] == 0).all(dim=1)  # (N,) whole first part zeroed
+    assert ((seen[-1] == 0).any(dim=1) == blank).all()  # never part of a part
+    assert 0.4 < float(blank.float().mean()) < 0.6  # about half of 400 segments
+    torch.testing.assert_close(seen[-1][~blank], vector[~blank, :3])  # the rest unchanged, unscaled
+    net.eval()
+    net.encode(vector, clips, lengths)
+    torch.testing.assert_close(seen[-1], vector[:, :3])  # never at evaluation
+    with pytest.raises(ValueError, match="one probability in"):
+        CaptionModel((3, 3), 0, 4, tok.text_vocab_size, 10, SpecialIds.of(tok), part_dropout=(0.5,))

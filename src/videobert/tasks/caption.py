@@ -29,7 +29,11 @@ small (``d_model`` 256, 2 + 2 layers by default; Zhou et al.: 2 + 2 layers of 10
 for ``steps`` steps from scratch on the training captions only; the vocabulary is the VideoBERT
 model's WordPiece (the paper: its own word vocabulary); the clip features also enter as a sequence
 (Zhou et al.'s encoder attends over clips) besides the pooled vector; no dense (proposal) part: the
-ground-truth segments are captioned, as in the paper's Table 2.
+ground-truth segments are captioned, as in the paper's Table 2; modality dropout (``videobert_dropout``,
+0.5): in training a segment's VideoBERT vectors are blanked half of the time, because with a few
+hundred captions the captioner memorises the training segments through them (measured on the
+built-in corpus, 4 seeds: CIDEr 7.34 without it, 7.59 with it, 7.98 for clip features alone; the
+same captioner fed Gaussian noise for those vectors: 7.09 at a lower training loss).
 
 Scoring: pycocoevalcap (:mod:`videobert.eval.captions`) against the segments' sentences, with 95%
 bootstrap intervals over segments paired with the baseline.
@@ -108,6 +112,10 @@ class CaptionConfig(TaskConfig):
         output_vocab: ``"full"`` (softmax over every WordPiece id) or ``"train"`` (over the pieces of
             the training captions only: a cost saving for small CPU runs such as the demo).
         d_model, n_layers, n_heads, dropout: encoder-decoder size (n_layers each side).
+        videobert_dropout: in training the VideoBERT + clips captioner, the probability that a
+            segment's VideoBERT vectors are blanked (modality dropout; the clip features stay):
+            without it the captioner memorises the training segments through those vectors
+            (:mod:`videobert.tasks.caption_model`). 0: never.
         max_caption_tokens: WordPiece tokens per caption (training truncation and decoding limit).
         steps, train_batch_size, lr, weight_decay, warmup, label_smoothing: teacher forcing.
         beam: beam width; length_penalty: beam score / length ** length_penalty.
@@ -128,6 +136,7 @@ class CaptionConfig(TaskConfig):
     n_layers: int = 2
     n_heads: int = 4
     dropout: float = 0.1
+    videobert_dropout: float = 0.5
     max_caption_tokens: int = 24
     steps: int = 1500
     train_batch_size: int = 64
@@ -147,6 +156,8 @@ class CaptionConfig(TaskConfig):
             raise ValueError(f"embeddings must be 'bert' or 'learned', got {self.embeddings!r}")
         if self.output_vocab not in ("full", "train"):
             raise ValueError(f"output_vocab must be 'full' or 'train', got {self.output_vocab!r}")
+        if not 0.0 <= self.videobert_dropout < 1.0:
+            raise ValueError(f"videobert_dropout must be in [0, 1), got {self.videobert_dropout}")
         if self.max_clips < 1 or self.steps < 1 or self.max_caption_tokens < 1 or self.beam < 1:
             raise ValueError("max_clips, steps, max_caption_tokens and beam must be >= 1")
 
@@ -395,9 +406,12 @@ def fit_captioner(
         emb = model.bert.embeddings.word_embeddings.weight[: tokenizer.text_vocab_size]  # (T, H)
     targets = [tokenizer.encode_text(s) for s in sentences]
     allowed = sorted({int(i) for t in targets for i in t}) if cfg.output_vocab == "train" else None
+    # modality dropout on the VideoBERT parts, only where clip features remain to caption from
+    n_vb = len(feats.parts) - 1 if system == "videobert+clips" else 0
+    part_dropout = [cfg.videobert_dropout] * n_vb + [0.0] * (len(feats.parts) - n_vb)
     net = CaptionModel(
         feats.parts, feats.clip_dim, cfg.max_clips, tokenizer.text_vocab_size, cfg.max_caption_tokens + 2,
-        SpecialIds.of(tokenizer), emb, cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.dropout, allowed,
+        SpecialIds.of(tokenizer), emb, cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.dropout, allowed, part_dropout,
     )  # fmt: skip
     settings = TrainSettings(
         cfg.steps, cfg.train_batch_size, cfg.lr, cfg.weight_decay, cfg.warmup, cfg.label_smoothing, cfg.seed
@@ -490,7 +504,14 @@ def departures(cfg: CaptionConfig, backbone: str | None, model: Any) -> list[str
         "encoder input: the paper's vector (VideoBERT video mean, [MASK] mean, pooled clip features) as one "
         f"token plus up to {cfg.max_clips} clip-feature tokens (Zhou et al. attend over clip features)",
         "no event proposals: the annotated segments are captioned (as in the paper's Table 2)",
-    ]
+    ] + (
+        [
+            f"modality dropout: in training, a segment's VideoBERT vectors are blanked with probability "
+            f"{cfg.videobert_dropout} (the clip features stay); not in the paper"
+        ]
+        if cfg.videobert_dropout
+        else []
+    )
 
 
 def caption(model: Any, tokenizer: Any, inputs: TaskInputs, cfg: CaptionConfig | None = None) -> TaskReport:
