@@ -18,8 +18,7 @@ from corpora import TINY, write_corpus
 
 from videobert.data.collate import CollateConfig
 from videobert.data.dataset import PretrainStream
-from videobert.data.packing import concat_batches, pack_rows
-from videobert.errors import VideoBertError
+from videobert.data.packing import concat_batches, pack_batch, pack_rows
 from videobert.text.tokenizer import VideoBertTokenizer
 from videobert.train.config import load_pretrain_config
 from videobert.train.distributed import DistInfo
@@ -53,19 +52,23 @@ def _streams(work: Path, **kw) -> tuple[PretrainStream, PretrainStream]:  # noqa
         max_length=ROW, max_text_tokens=20, max_video_tokens=20, regime_ratios=(0.2, 0.2, 0.6)
     )
     args = (work / "corpus", "train", tok, cfg, 16)
-    return PretrainStream(*args, seed=3, **kw), PretrainStream(*args, seed=3, pack_length=ROW, **kw)
+    return PretrainStream(*args, seed=3, **kw), PretrainStream(
+        *args, seed=3, pack=True, pack_length=ROW, **kw
+    )
 
 
-def test_pack_rows_best_fit_fills_rows_and_rejects_too_long() -> None:
+def test_pack_rows_best_fit_fills_rows_never_longer_than_asked() -> None:
     lengths = np.array([30, 18, 20, 28, 12, 36])
     row, offset, n = pack_rows(lengths, 48)
     ends = offset + lengths
-    assert ends.max() <= 48 and n == 3  # 144 tokens in 3 rows of 48
+    assert ends.max() <= 48 and n == 3  # 144 tokens in 3 full rows of 48
     for r in range(n):  # no two sequences of a row overlap
         spans = sorted((int(o), int(e)) for o, e, rr in zip(offset, ends, row, strict=True) if rr == r)
         assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))
-    with pytest.raises(VideoBertError, match="pack_length"):
-        pack_rows(np.array([49]), 48)
+    row, offset, n = pack_rows(lengths)  # default: rows as long as the longest sequence (36)
+    assert (offset + lengths).max() <= 36 and n == 5
+    row, offset, n = pack_rows(np.array([49, 30, 19]), 48)  # a longer sequence widens the rows
+    assert n == 2 and row.tolist() == [0, 1, 1] and offset.tolist() == [0, 0, 30]
 
 
 def test_packed_batches_hold_the_same_examples_in_fewer_rows(work: Path) -> None:
@@ -77,6 +80,8 @@ def test_packed_batches_hold_the_same_examples_in_fewer_rows(work: Path) -> None
         b = len(lengths)
         assert p["example_starts"].shape == (b,) and torch.equal(p["alignment_labels"], a["alignment_labels"])
         assert p["input_ids"].shape[1] <= ROW and p["input_ids"].shape[0] < b
+        narrow = pack_batch(a, 0, 0)  # default: rows as wide as the padded batch's, never more of them
+        assert narrow["input_ids"].shape[1] == a["input_ids"].shape[1] and narrow["input_ids"].shape[0] <= b
         ex = p["example_ids"]
         for i in range(b):  # example i is a contiguous run starting with [CLS] at position 0
             where = (ex.reshape(-1) == i).nonzero().squeeze(1)

@@ -17,8 +17,9 @@ stream is a pure function of its seed and :meth:`PretrainStream.state_dict` (epo
 consumed in it) is enough to resume exactly: on resume, examples of the epoch are rebuilt and
 the consumed batches skipped without collating them.
 
-With ``pack_length`` every batch is packed (:func:`videobert.data.packing.pack_batch`) after it
-is collated: the same examples and masks, in full rows. With ``num_workers`` > 0 batches are
+With ``pack`` every batch is packed (:func:`videobert.data.packing.pack_batch`, rows of up to
+``pack_length`` tokens, 0: the batch's longest sequence) after it is collated: the same examples
+and masks, in full rows. With ``num_workers`` > 0 batches are
 built in ``torch.utils.data.DataLoader`` worker processes (``pin_memory`` for CUDA): worker ``w``
 of ``W`` rebuilds the examples of every epoch but collates and packs only the batches ``k`` (counted
 from the position the stream starts at) with ``k % W == w``; the loader hands them out in
@@ -117,8 +118,8 @@ class PretrainStream:
 
     Each batch is the dict of docs/ARCHITECTURE.md (``input_ids``, ``token_type_ids``,
     ``attention_mask``, ``labels`` (B, L) long; ``alignment_labels``, ``regime`` (B,) long;
-    ``mlm_positions`` (N,)), packed into rows of at most ``pack_length`` tokens when that is > 0
-    (then also ``position_ids``, ``example_ids``, ``example_starts``). ``num_workers`` > 0 builds
+    ``mlm_positions`` (N,)), with ``pack`` packed into rows of at most ``pack_length`` tokens (0:
+    the batch's longest sequence; then also ``position_ids``, ``example_ids``, ``example_starts``). ``num_workers`` > 0 builds
     batches in that many ``DataLoader`` worker processes (``pin_memory``: page-locked, for CUDA).
     """
 
@@ -133,6 +134,7 @@ class PretrainStream:
         rank: int = 0,
         world_size: int = 1,
         shuffle_buffer: int = 2048,
+        pack: bool = False,
         pack_length: int = 0,
         num_workers: int = 0,
         pin_memory: bool = False,
@@ -150,10 +152,9 @@ class PretrainStream:
         self.rank = rank
         self.world_size = world_size
         self.shuffle_buffer = max(1, int(shuffle_buffer))
-        if pack_length and pack_length < cfg.max_length:
-            raise VideoBertError(f"pack_length {pack_length} must be 0 (no packing) or >= collate.max_length {cfg.max_length}")
         if num_workers < 0:
             raise VideoBertError(f"num_workers must be >= 0, got {num_workers}")
+        self.pack = bool(pack)
         self.pack_length = int(pack_length)
         self.num_workers = int(num_workers)
         self.pin_memory = bool(pin_memory)
@@ -223,7 +224,7 @@ class PretrainStream:
         """Batch ``index`` of ``epoch`` from its examples: collated (and packed) with its own seed."""
         rng = np.random.default_rng([self.seed, self.rank, epoch, index, 7])
         batch = collate(examples, self.tokenizer, self.cfg, rng)
-        if self.pack_length:
+        if self.pack:
             batch = pack_batch(batch, self.pack_length, self.tokenizer.pad_token_id)
         return batch
 
@@ -268,12 +269,14 @@ def eval_batches(
     batch_size: int,
     seed: int = 0,
     max_batches: int | None = None,
+    pack: bool = False,
     pack_length: int = 0,
 ) -> Iterator[dict[str, torch.Tensor]]:
     """Deterministic validation batches: rows in file order, no shuffling (the same on every call).
 
-    ``pack_length`` > 0 packs each batch (:func:`videobert.data.packing.pack_batch`) after it is
-    collated: the same examples and masks, so the same metrics.
+    ``pack`` packs each batch (:func:`videobert.data.packing.pack_batch`, rows of up to
+    ``pack_length`` tokens, 0: the batch's longest sequence) after it is collated: the same
+    examples and masks, so the same metrics.
 
     Without ``max_batches``: one pass, the last batch partial. With it: exactly ``max_batches``
     batches where the split allows; a split smaller than that is passed over again (pass ``p``
@@ -286,7 +289,7 @@ def eval_batches(
 
     def make(examples: list[Example], index: int) -> Batch:
         batch = collate(examples, tokenizer, cfg, np.random.default_rng([seed, index, 17]))
-        return pack_batch(batch, pack_length, tokenizer.pad_token_id) if pack_length else batch
+        return pack_batch(batch, pack_length, tokenizer.pad_token_id) if pack else batch
 
     row_cfg = balance_regimes(cfg, video_only_fraction(pf))
     passes = 1 if max_batches is None else max_batches

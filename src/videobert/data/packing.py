@@ -1,9 +1,12 @@
 """Packing: several ``[CLS] text [>] video [SEP]`` examples per row, so no compute goes to padding.
 
 :func:`pack_batch` turns a padded batch of :func:`videobert.data.collate.collate` (B sequences,
-each left-aligned in its row of L) into R rows of at most ``row_length`` tokens holding the same
-B examples, token for token (masks and labels included): best-fit decreasing by length, so rows
-come out nearly full. What the model needs to keep the examples apart comes with it:
+each left-aligned in its row of L) into R rows of at most ``row_length`` tokens (default: L, the
+longest sequence) holding the same B examples, token for token (masks and labels included):
+best-fit decreasing by length, so rows come out nearly full. Rows no longer than L keep the
+attention's (L x L per row) cost below the padded batch's; longer rows pack tighter but pay
+``row_length`` per token in attention. What the model needs to keep the examples apart comes
+with it:
 
 * ``position_ids`` (R, L') restart at 0 at each example's ``[CLS]``; ``token_type_ids`` are each
   example's own;
@@ -40,22 +43,19 @@ def mlm_positions(labels: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(np.flatnonzero(labels.numpy().reshape(-1) != IGNORE_INDEX).astype(np.int64))
 
 
-def pack_rows(lengths: np.ndarray, row_length: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Place sequences of ``lengths`` (B,) tokens into rows of ``row_length`` (best-fit decreasing).
+def pack_rows(lengths: np.ndarray, row_length: int = 0) -> tuple[np.ndarray, np.ndarray, int]:
+    """Place sequences of ``lengths`` (B,) tokens into rows (best-fit decreasing).
+
+    Rows hold up to ``max(row_length, longest sequence)`` tokens: with ``row_length`` 0 rows are
+    as long as the longest sequence (the width padding would give), so packing never lengthens a
+    row, it only needs fewer of them.
 
     Returns:
         row (B,) int64 row of each sequence, offset (B,) int64 its first column there, and the
         number of rows. Deterministic: ties keep the input order.
-
-    Raises:
-        VideoBertError: a sequence longer than ``row_length``.
     """
     lengths = np.asarray(lengths, dtype=np.int64)
-    if lengths.size and int(lengths.max()) > row_length:
-        raise VideoBertError(
-            f"pack_length {row_length} is shorter than a sequence of {int(lengths.max())} tokens: "
-            "set pack_length >= collate.max_length"
-        )
+    row_length = max(int(row_length), int(lengths.max()) if lengths.size else 0)
     row = np.zeros(len(lengths), dtype=np.int64)
     offset = np.zeros(len(lengths), dtype=np.int64)
     by_room: list[list[int]] = [[] for _ in range(row_length + 1)]  # rows by the room they have left
@@ -72,13 +72,14 @@ def pack_rows(lengths: np.ndarray, row_length: int) -> tuple[np.ndarray, np.ndar
     return row, offset, len(fill)
 
 
-def pack_batch(batch: Batch, row_length: int, pad_token_id: int) -> Batch:
+def pack_batch(batch: Batch, row_length: int = 0, pad_token_id: int = 0) -> Batch:
     """The examples of a padded (B, L) batch packed into rows of at most ``row_length`` tokens.
 
     Args:
         batch: :func:`~videobert.data.collate.collate`'s dict (``input_ids``, ``token_type_ids``,
             ``attention_mask``, ``labels`` (B, L); ``alignment_labels``, ``regime`` (B,)).
-        row_length: the longest row (tokens); at least the longest sequence.
+        row_length: the longest row (tokens); 0 (or less than the longest sequence): the longest
+            sequence, i.e. the padded batch's L.
         pad_token_id: the id that fills the rows' ends.
 
     Returns:

@@ -9,6 +9,10 @@ as they are):
   ``BertForPreTraining``'s compute goes for a large vocabulary.
 * ``cls.alignment`` — a 2-way linear layer on the pooled ``[CLS]`` state: 1 = the text and the video
   are aligned, 0 = they are not (linguistic-visual alignment).
+
+Batches are padded (one sequence per row) or packed (``videobert.data.packing``: several examples
+per row with ``example_ids`` / ``example_starts``): attention is then kept within each example by
+a block-diagonal mask, and the alignment head pools and scores each example.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ IGNORE_INDEX = -100
 class VideoBertPreTrainingOutput(ModelOutput):
     """What ``VideoBertForPreTraining.forward`` returns.
 
-    Shapes: B sequences of length L, N labelled positions in the batch, V_all = ``config.vocab_size``.
+    Shapes: B sequences (examples) in rows of length L (B rows when padded, R when packed), N
+    labelled positions in the batch, V_all = ``config.vocab_size``.
 
     Attributes:
         loss: () weighted sum ``text_mlm_weight * text_mlm_loss + video_mlm_weight * video_mlm_loss

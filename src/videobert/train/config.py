@@ -62,8 +62,9 @@ class PretrainConfig:
             target and pooled state per example (``videobert.data.packing``). The same examples,
             masks and losses as unpacked batches (to float rounding), without the compute on
             padding (about half the tokens of a demo batch).
-        pack_length: the longest packed row in tokens; None = ``collate.max_length`` (the longest
-            example; a larger value packs more examples per row, positions still restart).
+        pack_length: the longest packed row in tokens (at least each batch's longest example);
+            None = each batch's longest example, the width padding would give: rows only get
+            fewer. Longer rows pack tighter but cost attention (L x L per row) on every token.
         num_workers: DataLoader worker processes that build batches while the model trains (exact
             resume and the same batches as 0); None = 2 on CUDA, 0 on CPU (on 2 cores workers only
             take time from the model). Batches are pinned for the host-to-GPU copy on CUDA.
@@ -113,8 +114,8 @@ class PretrainConfig:
                 raise ValueError(f"{name} must be >= 0, got {value}")
         if self.num_workers is not None and self.num_workers < 0:
             raise ValueError(f"num_workers must be >= 0, got {self.num_workers}")
-        if self.pack_length is not None and self.pack_length < 5:
-            raise ValueError(f"pack_length must be >= 5 (or null: collate.max_length), got {self.pack_length}")
+        if self.pack_length is not None and self.pack_length < 1:
+            raise ValueError(f"pack_length must be >= 1 (or null: each batch's longest example), got {self.pack_length}")
         if not 0.0 <= self.init_visual_from_narration <= 1.0:
             raise ValueError(f"init_visual_from_narration must be in [0, 1], got {self.init_visual_from_narration}")
 

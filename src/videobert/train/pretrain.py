@@ -92,18 +92,6 @@ class PretrainData:
     special_ids: dict[str, int] = field(default_factory=dict)
 
 
-def resolved_pack_length(cfg: PretrainConfig) -> int:
-    """Row length of packed batches (0: no packing): ``pack_length``, else ``collate.max_length``."""
-    if not cfg.pack:
-        return 0
-    if cfg.pack_length is not None:
-        return int(cfg.pack_length)
-    from videobert.config import from_dict
-    from videobert.data.collate import CollateConfig
-
-    return from_dict(CollateConfig, dict(cfg.collate)).max_length
-
-
 def resolved_num_workers(cfg: PretrainConfig, device: torch.device) -> int:
     """``num_workers``, else 2 on CUDA and 0 elsewhere."""
     if cfg.num_workers is not None:
@@ -131,24 +119,18 @@ def corpus_data(
     tok = VideoBertTokenizer.from_pretrained(wd.corpus_tokenizer)
     collate = from_dict(CollateConfig, dict(cfg.collate))
     device = torch.device("cpu") if device is None else device
-    pack_length = resolved_pack_length(cfg)
-    if pack_length and pack_length < collate.max_length:
-        raise VideoBertError(
-            f"pack_length {pack_length} is shorter than collate.max_length {collate.max_length}: "
-            "an example would not fit in a row"
-        )
+    pack = {"pack": cfg.pack, "pack_length": cfg.pack_length or 0}
     workers = resolved_num_workers(cfg, device)
 
     def make_train(rank: int, world: int) -> BatchStream:
         return PretrainStream(
             corpus, "train", tok, collate, cfg.batch_size, seed=cfg.seed, rank=rank, world_size=world,
-            pack_length=pack_length, num_workers=workers, pin_memory=device.type == "cuda",
+            num_workers=workers, pin_memory=device.type == "cuda", **pack,
         )  # fmt: skip
 
     def make_eval() -> Iterable[Batch]:
         return eval_batches(
-            corpus, "val", tok, collate, cfg.batch_size, seed=cfg.seed, max_batches=cfg.eval_batches,
-            pack_length=pack_length,
+            corpus, "val", tok, collate, cfg.batch_size, seed=cfg.seed, max_batches=cfg.eval_batches, **pack,
         )  # fmt: skip
 
     return PretrainData(
