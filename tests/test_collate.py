@@ -96,8 +96,10 @@ def test_masking_regimes_and_ranges_over_many_batches(corpus_dir, tok) -> None:
             "labels",
             "alignment_labels",
             "regime",
+            "mlm_positions",
         }
         assert all(t.dtype == torch.long for t in b.values())
+        assert torch.equal(b["mlm_positions"], (labels.reshape(-1) != -100).nonzero().squeeze(1))
         assert ids.shape[1] == int(att.sum(1).max()) <= cfg.max_length  # dynamic padding, truncation
         assert (ids[att == 0] == tok.pad_token_id).all() and (labels[att == 0] == -100).all()
         assert ((ids >= 0) & (ids < tok.vocab_size)).all()

@@ -17,6 +17,7 @@ import torch
 from corpora import TINY, write_corpus  # tests/ is on sys.path under pytest and as torchrun's script
 from safetensors.torch import load_file, save_file
 
+from videobert.data.packing import concat_batches
 from videobert.train.checkpoint import load_trainer_state
 from videobert.train.config import load_pretrain_config
 from videobert.train.distributed import DistInfo, all_gather_objects, init_distributed
@@ -54,22 +55,6 @@ def _worker(work: Path, out: Path) -> None:
     pretrain(work, cfg, device="cpu")  # the whole loop under torchrun (leaves the process group)
 
 
-def _pad_cat(batches: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    """Concatenate batches along B, padding L to the longest ([PAD] = 0, labels -100, mask 0)."""
-    length = max(b["input_ids"].shape[1] for b in batches)
-    fill = {"labels": -100}
-    out = {}
-    for key in batches[0]:
-        parts = []
-        for b in batches:
-            t = b[key]
-            if t.ndim == 2 and t.shape[1] < length:
-                t = torch.nn.functional.pad(t, (0, length - t.shape[1]), value=fill.get(key, 0))
-            parts.append(t)
-        out[key] = torch.cat(parts)
-    return out
-
-
 def test_two_process_torchrun_gradient_equals_single_process(tmp_path: Path) -> None:
     torch.set_num_threads(1)
     work, out = tmp_path / "work", tmp_path / "out"
@@ -84,12 +69,13 @@ def test_two_process_torchrun_gradient_equals_single_process(tmp_path: Path) -> 
 
     ddp_grads = load_file(str(out / "grads.safetensors"))
     b0, b1 = torch.load(out / "batches.pt", weights_only=True)
-    assert b0["input_ids"].shape[0] == 4 and b1["input_ids"].shape[0] == 4
+    assert b0["alignment_labels"].shape[0] == 4 and b1["alignment_labels"].shape[0] == 4
+    assert "example_ids" in b0 and "example_ids" in b1  # packed batches (the default)
     assert not torch.equal(b0["input_ids"][:, :5], b1["input_ids"][:, :5])  # ranks read different rows
 
     cfg = load_pretrain_config(None, DDP)
     data = corpus_data(work, cfg)
-    for micro in ([_pad_cat([b0, b1])], [b0, b1]):  # one global batch of 8; or 2 accumulated halves
+    for micro in ([concat_batches([b0, b1])], [b0, b1]):  # one global batch of 8; or 2 accumulated halves
         model = build_model(work, cfg, data)
         accumulate_gradients(model, micro, DistInfo(), _weights(model), model.config.visual_offset,
                              torch.device("cpu"))

@@ -29,7 +29,8 @@ An *example* is made from one anchor row of the corpus and its neighbours in the
 masking -- ``round-random(mask_prob * n)`` of the ``n`` maskable tokens of each sequence (text and
 visual words, never special tokens): ``mask_token_frac`` become ``[MASK]``, ``random_token_frac``
 a random token *of the same modality*, the rest stay -- and pads to the longest sequence.
-Batch keys are exactly those of docs/ARCHITECTURE.md.
+Batch keys are exactly those of docs/ARCHITECTURE.md; :func:`videobert.data.packing.pack_batch`
+then packs such a batch into full rows for training.
 """
 
 from __future__ import annotations
@@ -258,7 +259,8 @@ def _negative_row(block: RowBlock, anchor: int, c0: int, c1: int, rng: np.random
 def collate(
     examples: Sequence[Example], tok: VideoBertTokenizer, cfg: CollateConfig, rng: np.random.Generator
 ) -> dict[str, torch.Tensor]:
-    """Lay out, mask and pad examples into a batch dict of long tensors (B, L) / (B,).
+    """Lay out, mask and pad examples into a batch dict of long tensors (B, L) / (B,), plus
+    ``mlm_positions`` (N,): the flat indices ``b * L + l`` of the labelled positions.
 
     Masking is vectorised over the batch: per sequence, ``floor(mask_prob * n + u)`` (u uniform in
     [0, 1), so the expected count is exactly ``mask_prob * n``) of its ``n`` maskable positions are
@@ -320,4 +322,5 @@ def collate(
         "labels": torch.from_numpy(labels),
         "alignment_labels": torch.tensor([ex.alignment for ex in examples], dtype=torch.long),
         "regime": torch.tensor([ex.regime for ex in examples], dtype=torch.long),
+        "mlm_positions": torch.from_numpy(np.flatnonzero(labels.reshape(-1) != IGNORE_INDEX).astype(np.int64)),
     }

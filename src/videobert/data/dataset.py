@@ -16,6 +16,15 @@ seeded by ``(seed, rank, epoch, row group)`` and ``(seed, rank, epoch, batch ind
 stream is a pure function of its seed and :meth:`PretrainStream.state_dict` (epoch, batches
 consumed in it) is enough to resume exactly: on resume, examples of the epoch are rebuilt and
 the consumed batches skipped without collating them.
+
+With ``pack`` every batch is packed (:func:`videobert.data.packing.pack_batch`, rows of up to
+``pack_length`` tokens, 0: the batch's longest sequence) after it is collated: the same examples
+and masks, in full rows. With ``num_workers`` > 0 batches are
+built in ``torch.utils.data.DataLoader`` worker processes (``pin_memory`` for CUDA): worker ``w``
+of ``W`` rebuilds the examples of every epoch but collates and packs only the batches ``k`` (counted
+from the position the stream starts at) with ``k % W == w``; the loader hands them out in
+order, each with its position, so the stream, its state and a resume are the same as with
+``num_workers=0``.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ import pyarrow.parquet as pq
 import torch
 
 from videobert.data.collate import CollateConfig, Example, RowBlock, balance_regimes, collate, make_example
+from videobert.data.packing import pack_batch
 from videobert.errors import InputFileError, StageMissingError, VideoBertError
 from videobert.text.tokenizer import VideoBertTokenizer
 
@@ -88,11 +98,29 @@ def _examples(
             yield make_example(block, j, cfg, rng)
 
 
+Batch = dict[str, torch.Tensor]
+
+
+class _WorkerShard(torch.utils.data.IterableDataset):
+    """What one ``DataLoader`` worker makes of a stream: its share of the batches, with positions."""
+
+    def __init__(self, stream: PretrainStream) -> None:
+        self.stream = stream
+
+    def __iter__(self) -> Iterator[tuple[Batch, int, int]]:
+        info = torch.utils.data.get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        return self.stream.positioned_batches(worker, workers)
+
+
 class PretrainStream:
     """Infinite iterable of pretraining batches over ``corpus_dir/<split>.parquet``.
 
     Each batch is the dict of docs/ARCHITECTURE.md (``input_ids``, ``token_type_ids``,
-    ``attention_mask``, ``labels`` (B, L) long; ``alignment_labels``, ``regime`` (B,) long).
+    ``attention_mask``, ``labels`` (B, L) long; ``alignment_labels``, ``regime`` (B,) long;
+    ``mlm_positions`` (N,)), with ``pack`` packed into rows of at most ``pack_length`` tokens (0:
+    the batch's longest sequence; then also ``position_ids``, ``example_ids``, ``example_starts``). ``num_workers`` > 0 builds
+    batches in that many ``DataLoader`` worker processes (``pin_memory``: page-locked, for CUDA).
     """
 
     def __init__(
@@ -106,6 +134,10 @@ class PretrainStream:
         rank: int = 0,
         world_size: int = 1,
         shuffle_buffer: int = 2048,
+        pack: bool = False,
+        pack_length: int = 0,
+        num_workers: int = 0,
+        pin_memory: bool = False,
     ) -> None:
         if batch_size < 1:
             raise VideoBertError(f"batch_size must be >= 1, got {batch_size}")
@@ -120,6 +152,12 @@ class PretrainStream:
         self.rank = rank
         self.world_size = world_size
         self.shuffle_buffer = max(1, int(shuffle_buffer))
+        if num_workers < 0:
+            raise VideoBertError(f"num_workers must be >= 0, got {num_workers}")
+        self.pack = bool(pack)
+        self.pack_length = int(pack_length)
+        self.num_workers = int(num_workers)
+        self.pin_memory = bool(pin_memory)
         self.epoch = 0
         self.batches_in_epoch = 0  # batches of ``epoch`` already yielded
         pf = _open(self.corpus_dir, split)
@@ -182,17 +220,45 @@ class PretrainStream:
         if pending and n_batches == 0:
             yield pending
 
-    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+    def _batch(self, examples: list[Example], epoch: int, index: int) -> Batch:
+        """Batch ``index`` of ``epoch`` from its examples: collated (and packed) with its own seed."""
+        rng = np.random.default_rng([self.seed, self.rank, epoch, index, 7])
+        batch = collate(examples, self.tokenizer, self.cfg, rng)
+        if self.pack:
+            batch = pack_batch(batch, self.pack_length, self.tokenizer.pad_token_id)
+        return batch
+
+    def positioned_batches(self, worker: int = 0, workers: int = 1) -> Iterator[tuple[Batch, int, int]]:
+        """``(batch, epoch, batches_in_epoch after it)`` from the current position on, endlessly:
+        every ``workers``-th batch starting with the ``worker``-th (the others are skipped
+        without collating them)."""
+        epoch, skip = self.epoch, self.batches_in_epoch
+        k = 0
         while True:
-            epoch, skip = self.epoch, self.batches_in_epoch
             for i, examples in enumerate(self._epoch_example_batches(epoch)):
                 if i < skip:
                     continue
-                rng = np.random.default_rng([self.seed, self.rank, epoch, i, 7])
-                batch = collate(examples, self.tokenizer, self.cfg, rng)
-                self.epoch, self.batches_in_epoch = epoch, i + 1
+                mine, k = k % workers == worker, k + 1
+                if mine:
+                    yield self._batch(examples, epoch, i), epoch, i + 1
+            epoch, skip = epoch + 1, 0
+
+    def __iter__(self) -> Iterator[Batch]:
+        if self.num_workers == 0 and not self.pin_memory:
+            source: Iterator[tuple[Batch, int, int]] = self.positioned_batches()
+            loader_iter = None
+        else:
+            loader = torch.utils.data.DataLoader(
+                _WorkerShard(self), batch_size=None, num_workers=self.num_workers, pin_memory=self.pin_memory
+            )
+            source = loader_iter = iter(loader)
+        try:
+            for batch, epoch, position in source:
+                self.epoch, self.batches_in_epoch = int(epoch), int(position)
                 yield batch
-            self.epoch, self.batches_in_epoch = epoch + 1, 0
+        finally:  # closing the generator stops the worker processes
+            if loader_iter is not None and hasattr(loader_iter, "_shutdown_workers"):
+                loader_iter._shutdown_workers()
 
 
 def eval_batches(
@@ -203,8 +269,14 @@ def eval_batches(
     batch_size: int,
     seed: int = 0,
     max_batches: int | None = None,
+    pack: bool = False,
+    pack_length: int = 0,
 ) -> Iterator[dict[str, torch.Tensor]]:
     """Deterministic validation batches: rows in file order, no shuffling (the same on every call).
+
+    ``pack`` packs each batch (:func:`videobert.data.packing.pack_batch`, rows of up to
+    ``pack_length`` tokens, 0: the batch's longest sequence) after it is collated: the same
+    examples and masks, so the same metrics.
 
     Without ``max_batches``: one pass, the last batch partial. With it: exactly ``max_batches``
     batches where the split allows; a split smaller than that is passed over again (pass ``p``
@@ -214,6 +286,11 @@ def eval_batches(
     pf = _open(corpus_dir, split)
     pending: list[Example] = []
     n = 0
+
+    def make(examples: list[Example], index: int) -> Batch:
+        batch = collate(examples, tokenizer, cfg, np.random.default_rng([seed, index, 17]))
+        return pack_batch(batch, pack_length, tokenizer.pad_token_id) if pack else batch
+
     row_cfg = balance_regimes(cfg, video_only_fraction(pf))
     passes = 1 if max_batches is None else max_batches
     for p in range(passes):
@@ -224,9 +301,9 @@ def eval_batches(
             if len(pending) == batch_size:
                 if max_batches is not None and n >= max_batches:
                     return
-                yield collate(pending, tokenizer, cfg, np.random.default_rng([seed, n, 17]))
+                yield make(pending, n)
                 pending, n = [], n + 1
         if seen == 0 or (max_batches is not None and n >= max_batches):
             break
     if pending and (max_batches is None or n < max_batches):
-        yield collate(pending, tokenizer, cfg, np.random.default_rng([seed, n, 17]))
+        yield make(pending, n)

@@ -57,6 +57,21 @@ class PretrainConfig:
         collate: ``videobert.data.collate.CollateConfig`` fields (masking, regimes, lengths).
         log_every: steps between train log entries.
         device: cpu, cuda or cuda:N; None = CUDA (this process's LOCAL_RANK GPU) when available.
+        pack: train (and validate) on packed batches: several examples per row, attention kept
+            within each example, positions and token types restarting per example, one alignment
+            target and pooled state per example (``videobert.data.packing``). The same examples,
+            masks and losses as unpacked batches (to float rounding), without the compute on
+            padding (about half the tokens of a demo batch).
+        pack_length: the longest packed row in tokens (at least each batch's longest example);
+            None = each batch's longest example, the width padding would give: rows only get
+            fewer. Longer rows pack tighter but cost attention (L x L per row) on every token.
+        num_workers: DataLoader worker processes that build batches while the model trains (exact
+            resume and the same batches as 0); None = 2 on CUDA, 0 on CPU (on 2 cores workers only
+            take time from the model). Batches are pinned for the host-to-GPU copy on CUDA.
+        compile: ``torch.compile`` the model (dynamic shapes); None = on for CUDA, off on CPU
+            (its compile time outweighs the gain of a short CPU run).
+        gradient_checkpointing: recompute each layer's activations in the backward pass (less
+            memory, about a third more compute), for long rows or big models.
     """
 
     init: str | None = None
@@ -81,6 +96,11 @@ class PretrainConfig:
     collate: dict[str, Any] = field(default_factory=dict, metadata={"validate": validate_as(_collate_config)})
     log_every: int = 10
     device: str | None = None
+    pack: bool = True
+    pack_length: int | None = None
+    num_workers: int | None = None
+    compile: bool | None = None
+    gradient_checkpointing: bool = False
 
     def __post_init__(self) -> None:
         positive = {"batch_size": self.batch_size, "grad_accum": self.grad_accum, "max_steps": self.max_steps,
@@ -92,6 +112,10 @@ class PretrainConfig:
         for name, value in nonneg.items():
             if value < 0:
                 raise ValueError(f"{name} must be >= 0, got {value}")
+        if self.num_workers is not None and self.num_workers < 0:
+            raise ValueError(f"num_workers must be >= 0, got {self.num_workers}")
+        if self.pack_length is not None and self.pack_length < 1:
+            raise ValueError(f"pack_length must be >= 1 (or null: each batch's longest example), got {self.pack_length}")
         if not 0.0 <= self.init_visual_from_narration <= 1.0:
             raise ValueError(f"init_visual_from_narration must be in [0, 1], got {self.init_visual_from_narration}")
 

@@ -92,8 +92,21 @@ class PretrainData:
     special_ids: dict[str, int] = field(default_factory=dict)
 
 
-def corpus_data(work: str | os.PathLike[str], cfg: PretrainConfig) -> PretrainData:
-    """``PretrainData`` over ``WORK/corpus/{train,val}.parquet`` and ``WORK/corpus/tokenizer``."""
+def resolved_num_workers(cfg: PretrainConfig, device: torch.device) -> int:
+    """``num_workers``, else 2 on CUDA and 0 elsewhere."""
+    if cfg.num_workers is not None:
+        return int(cfg.num_workers)
+    return 2 if device.type == "cuda" else 0
+
+
+def corpus_data(
+    work: str | os.PathLike[str], cfg: PretrainConfig, device: torch.device | None = None
+) -> PretrainData:
+    """``PretrainData`` over ``WORK/corpus/{train,val}.parquet`` and ``WORK/corpus/tokenizer``.
+
+    Batches are packed per ``cfg.pack``; training batches are built by ``num_workers`` worker
+    processes (resolved for ``device``, default CPU) and pinned when ``device`` is CUDA.
+    """
     from videobert.config import from_dict
     from videobert.data.collate import CollateConfig
     from videobert.data.dataset import PretrainStream, eval_batches
@@ -105,12 +118,20 @@ def corpus_data(work: str | os.PathLike[str], cfg: PretrainConfig) -> PretrainDa
         raise StageMissingError(f"{wd.corpus_split('train')} is missing: run `videobert tokenize` first")
     tok = VideoBertTokenizer.from_pretrained(wd.corpus_tokenizer)
     collate = from_dict(CollateConfig, dict(cfg.collate))
+    device = torch.device("cpu") if device is None else device
+    pack = {"pack": cfg.pack, "pack_length": cfg.pack_length or 0}
+    workers = resolved_num_workers(cfg, device)
 
     def make_train(rank: int, world: int) -> BatchStream:
-        return PretrainStream(corpus, "train", tok, collate, cfg.batch_size, seed=cfg.seed, rank=rank, world_size=world)
+        return PretrainStream(
+            corpus, "train", tok, collate, cfg.batch_size, seed=cfg.seed, rank=rank, world_size=world,
+            num_workers=workers, pin_memory=device.type == "cuda", **pack,
+        )  # fmt: skip
 
     def make_eval() -> Iterable[Batch]:
-        return eval_batches(corpus, "val", tok, collate, cfg.batch_size, seed=cfg.seed, max_batches=cfg.eval_batches)
+        return eval_batches(
+            corpus, "val", tok, collate, cfg.batch_size, seed=cfg.seed, max_batches=cfg.eval_batches, **pack,
+        )  # fmt: skip
 
     return PretrainData(
         make_train=make_train,
@@ -203,6 +224,15 @@ def set_deterministic(on: bool) -> None:
     torch.use_deterministic_algorithms(on, warn_only=torch.cuda.is_available())
 
 
+def enable_activation_checkpointing(model: VideoBertForPreTraining) -> None:
+    """Recompute each encoder layer's activations in the backward pass (non-reentrant checkpoints)."""
+    enable = getattr(model, "activation_checkpointing_enable", None)  # transformers >= 5.x's name
+    if enable is not None:
+        enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:  # pragma: no cover - earlier transformers 5 releases
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
 def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     decay, no_decay = [], []
     for name, p in model.named_parameters():
@@ -212,8 +242,15 @@ def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str,
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
+def _host_to(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``t`` on ``device``; to CUDA through page-locked memory, so that the copy is truly async."""
+    if device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)  # a no-op pin for pinned batches
+    return t.to(device)
+
+
 def _to(batch: Batch, device: torch.device) -> Batch:
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+    return {k: _host_to(v, device) for k, v in batch.items()}
 
 
 def _autocast(device: torch.device, bf16: bool) -> contextlib.AbstractContextManager:
@@ -280,22 +317,28 @@ def accumulate_gradients(
 
     Each objective's loss is normalised by its global target count (all ranks, all micro-batches),
     so after DDP's averaging the gradient equals that of the mean loss over the whole global batch.
+    Batches may be padded or packed (``videobert.data.packing``): the counts are the same. Nothing
+    here waits for the device: counts come from the host-side batches, the global counts and the
+    loss scales stay on the device, and the returned loss sums are device tensors.
 
     Args:
-        net: the model, or its ``DistributedDataParallel`` wrapper.
-        micro: this rank's ``grad_accum`` batches.
+        net: the model, or its ``DistributedDataParallel`` / ``torch.compile`` wrapper.
+        micro: this rank's ``grad_accum`` batches (on the host).
         weights: (3,) loss weights [text MLM, video MLM, alignment].
         visual_offset: joint id of visual word 0.
 
     Returns:
-        (3,) float64 per-objective loss sums (mean x count) on this rank, (3,) float64 target
-        counts on this rank, and the number of real (unpadded) tokens on this rank.
+        (3,) float64 per-objective loss sums (mean x count) on this rank, on ``device``; (3,)
+        float64 target counts on this rank (host); and the number of real (unpadded) tokens on
+        this rank.
     """
-    local_counts = [objective_counts(b, visual_offset) for b in micro]
-    global_counts = all_reduce_sum(torch.stack(local_counts).sum(0).to(device), info).cpu().clamp_min(1)
-    step_sums = torch.zeros(3, dtype=torch.float64)
-    tokens = 0.0
-    for i, (batch, n) in enumerate(zip(micro, local_counts, strict=True)):
+    local_counts = [objective_counts(b, visual_offset) for b in micro]  # host tensors: no sync
+    tokens = float(sum(int(b["attention_mask"].sum()) for b in micro))
+    counts_dev = _host_to(torch.stack(local_counts), device)  # (M, 3)
+    global_counts = all_reduce_sum(counts_dev.sum(0), info).clamp_min(1)  # (3,) on the device
+    weights_dev = _host_to(weights, device)
+    step_sums = torch.zeros(3, dtype=torch.float64, device=device)
+    for i, batch in enumerate(micro):
         batch = _to(batch, device)
         last = i == len(micro) - 1
         sync = net.no_sync() if (info.enabled and not last) else contextlib.nullcontext()
@@ -303,10 +346,10 @@ def accumulate_gradients(
             with _autocast(device, bf16):
                 out = net(**batch)
             parts = torch.stack([out.text_mlm_loss, out.video_mlm_loss, out.alignment_loss])  # (3,)
-            scale = (weights * n / global_counts * info.world_size).to(device=parts.device, dtype=parts.dtype)
+            n = counts_dev[i]
+            scale = (weights_dev * n / global_counts * info.world_size).to(parts.dtype)
             (parts * scale).sum().backward()
-        step_sums += parts.detach().double().cpu() * n
-        tokens += float(batch["attention_mask"].sum())
+        step_sums += parts.detach().double() * n
     return step_sums, torch.stack(local_counts).sum(0), tokens
 
 
@@ -353,7 +396,12 @@ class _Logger:
 
 # Settings that change how a run is watched or where it runs, not what it trains: a resumed run
 # may differ in them.
-OPERATIONAL_KEYS = ("device", "log_every", "checkpoint_every", "keep_last", "eval_every", "eval_batches")
+# So may the settings of how batches are laid out and computed: packing gives the same examples,
+# masks and losses as padding, to float rounding.
+OPERATIONAL_KEYS = (
+    "device", "log_every", "checkpoint_every", "keep_last", "eval_every", "eval_batches",
+    "pack", "pack_length", "num_workers", "compile", "gradient_checkpointing",
+)  # fmt: skip
 RESUME_MODES = ("auto", "resume", "fresh")
 
 
@@ -458,7 +506,7 @@ def _train(work: Path, cfg: PretrainConfig, data: PretrainData | None, info: Dis
     if cfg.bf16 and device.type != "cuda":
         log.warning("bf16 requested but training on %s: training in fp32", device)
     if data is None:
-        data = corpus_data(work, cfg)
+        data = corpus_data(work, cfg, device)
     root = WorkDir.of(work).checkpoints
     resume = broadcast_object(_resume_from(work, cfg, mode) if info.is_main else None, info)
 
@@ -471,6 +519,8 @@ def _train(work: Path, cfg: PretrainConfig, data: PretrainData | None, info: Dis
         model = build_model(work, cfg, data)
         state, step = None, 0
     model.to(device).train()
+    if cfg.gradient_checkpointing:
+        enable_activation_checkpointing(model)
     off = model.config.visual_offset
     weights = torch.tensor(
         [model.config.text_mlm_weight, model.config.video_mlm_weight, model.config.alignment_weight],
@@ -479,6 +529,8 @@ def _train(work: Path, cfg: PretrainConfig, data: PretrainData | None, info: Dis
     net: torch.nn.Module = model
     if info.enabled:
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if cfg.compile if cfg.compile is not None else device.type == "cuda":
+        net = torch.compile(net, dynamic=True)  # shapes vary per batch (rows, row length, targets)
 
     optimizer = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr, fused=True)  # fused on CPU too: ~5x faster there
     scheduler = get_linear_schedule_with_warmup(optimizer, cfg.warmup_steps, cfg.max_steps)
@@ -527,7 +579,7 @@ def _train(work: Path, cfg: PretrainConfig, data: PretrainData | None, info: Dis
             )
         barrier(info)
 
-    window = torch.zeros(7, dtype=torch.float64)  # loss sums x3, counts x3, tokens
+    window = torch.zeros(7, dtype=torch.float64, device=device)  # loss sums x3, counts x3, tokens (read at log steps)
     window_start = time.perf_counter()
     last_saved = step if resume is not None else -1
     bar = tqdm(total=cfg.max_steps, initial=step, desc="pretrain", disable=not info.is_main, dynamic_ncols=True)
@@ -542,10 +594,11 @@ def _train(work: Path, cfg: PretrainConfig, data: PretrainData | None, info: Dis
         optimizer.zero_grad(set_to_none=True)
         step += 1
         bar.update(1)
-        window += torch.cat([step_sums, local_counts, torch.tensor([tokens], dtype=torch.float64)])
+        window[:3] += step_sums
+        window[3:] += _host_to(torch.cat([local_counts, torch.tensor([tokens], dtype=torch.float64)]), device)
 
         if step % cfg.log_every == 0 or step == cfg.max_steps:
-            totals = all_reduce_sum(window.to(device), info).cpu()
+            totals = all_reduce_sum(window.clone(), info).cpu()
             elapsed = max(time.perf_counter() - window_start, 1e-9)
             losses = (totals[:3] / totals[3:6].clamp_min(1)).tolist()
             entry = {
@@ -572,6 +625,9 @@ def _train(work: Path, cfg: PretrainConfig, data: PretrainData | None, info: Dis
             save(step)
             last_saved = step
     bar.close()
+    close = getattr(batches, "close", None)
+    if close is not None:  # stops DataLoader workers
+        close()
     run_eval(step)
     final = save(step) if last_saved != step else ckpt.step_dir(root, step)
     logger.close()
@@ -584,6 +640,7 @@ __all__ = [
     "accumulate_gradients",
     "build_model",
     "corpus_data",
+    "enable_activation_checkpointing",
     "evaluate",
     "objective_counts",
     "pretrain",
