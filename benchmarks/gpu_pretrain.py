@@ -5,8 +5,10 @@ backward, fused AdamW) of VideoBertForPreTraining and of plain transformers Bert
 the same batches, interleaved: ``batch`` examples per step drawn from
 ``benchmarks/data/builtin_lengths.csv`` (the built-in corpus's ``[CLS] text [>] video [SEP]``
 shapes under the demo preset), random ids in the paper's joint vocabulary (text 30,522 + [>] +
-20,736 visual words), laid out, masked and padded by the real ``collate`` (see
-``benchmarks/pretrain.py``, whose ``build_batches`` is the one function a packed layout replaces).
+20,736 visual words), laid out, masked and padded by the real ``collate``; ours runs on the same
+examples packed as pretraining packs them and, for comparison, padded (``benchmarks/pretrain.py``,
+``build_batches``). Ours is compiled (``torch.compile(dynamic=True)``) as pretraining compiles it
+on CUDA (``--no-compile``: eager); plain BERT runs eager, as transformers gives it.
 Prints real-token (non-padding) throughput, MFU against the bf16 matmul peak measured at the start
 of the run (and against the nominal peak of --peak-tflops), ours / plain, then the real data
 stream's sequences/s with 0..N DataLoader workers beside what our step consumes at each size.
@@ -53,6 +55,7 @@ def main() -> None:
     p.add_argument("--corpus", default=None, help="work directory with a built-in corpus for the data stream")
     p.add_argument("--workers", type=int, nargs="*", default=[0, 1, 2, 4, 8], help="DataLoader worker counts")
     p.add_argument("--skip-stream", action="store_true")
+    p.add_argument("--no-compile", action="store_true", help="ours eager (pretraining compiles on CUDA)")
     args = p.parse_args()
 
     if args.smoke:
@@ -76,11 +79,13 @@ def main() -> None:
     consumed: dict[str, float] = {}
     for name, dims in sizes.items():
         s = bench.Shape(**dims, visual_words=visual_words, batch=args.batch)
-        r = bench.compare(s, device, args.steps, bf16=bf16, peak=peak, tok=tok)
+        r = bench.compare(
+            s, device, args.steps, bf16=bf16, peak=peak, tok=tok, compile_ours=bf16 and not args.no_compile
+        )
         bench.report(f"{name} {'bf16' if bf16 else 'fp32 (smoke)'}", s, r)
         consumed[name] = r["ours"]["sequences_per_s"]
         if bf16:
-            for key in ("ours", "plain"):
+            for key, *_ in bench.STEPS:
                 print(f"   {key}: MFU vs nominal peak {r[key]['model_tflops'] / args.peak_tflops * 100:.1f}%")
             print(f"   peak memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
             torch.cuda.reset_peak_memory_stats()

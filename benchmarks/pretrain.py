@@ -7,22 +7,26 @@ affects both alike. The batches are not uniform random lengths: each is ``batch`
 from ``benchmarks/data/builtin_lengths.csv`` (the ``[CLS] text [>] video [SEP]`` shapes that the
 built-in corpus gives under the demo preset; ``benchmarks/corpus_lengths.py`` makes it), random
 ids of those lengths, laid out, masked and padded by the real ``videobert.data.collate.collate``.
+Three steps run on the same examples: ours on the batch packed as pretraining packs it
+(``videobert.data.packing.pack_batch``: several sequences per row, rows no longer than the batch's
+longest sequence), ours on the padded batch (what pretraining did before packing) and plain BERT
+on the padded batch (plain ``BertForPreTraining`` has no packed layout).
 
-Prints, per model:
+Prints, per step:
 
 * real-token throughput: non-padding tokens per second (padding is work, not progress);
 * model FLOPs utilisation (MFU): the FLOPs the model needs on the real tokens (each sequence's
   attention over its own length; the MLM head where the model computes it: ours at the labelled
   positions, plain BERT at every real token) per second, over the dense matmul peak measured in
   this same run;
-* ours / plain real-token throughput;
+* ours (packed) / plain and ours (packed) / ours (padded) real-token throughput;
 
-and the data stream: sequences/s that the real ``PretrainStream`` (parquet -> examples -> collate)
+and the data stream: sequences/s that the real ``PretrainStream`` (parquet -> examples -> collate
+-> pack)
 delivers through a ``torch.utils.data.DataLoader`` with 0..N worker processes (each worker a rank
 of the stream: rows ``i % N == worker``), beside the sequences/s that our step consumes.
 
-The batch layout is one function, :func:`build_batches` (today: ``batch`` examples per batch
-through ``collate``, padded to the longest): a packed layout replaces that function alone.
+The batch layouts are one function, :func:`build_batches`.
 
     python benchmarks/pretrain.py                             # MiniLM shape cut to 2 layers, CPU
     python benchmarks/pretrain.py --layers 6 --batch 32 --corpus demo-work   # stream from a demo corpus
@@ -46,8 +50,10 @@ import torch
 from transformers import BertConfig, BertForPreTraining
 
 from videobert.data.collate import CollateConfig, Example, collate
+from videobert.data.packing import pack_batch
 from videobert.model import VideoBertConfig, VideoBertForPreTraining
 from videobert.text.tokenizer import VideoBertTokenizer
+from videobert.train.pretrain import sparse_embedding_grad
 
 _spec = importlib.util.spec_from_file_location(
     "_bench_lengths", Path(__file__).with_name("corpus_lengths.py")
@@ -118,32 +124,33 @@ def table_examples(
 
 def build_batches(
     examples: Iterator[Example], tok: VideoBertTokenizer, cfg: CollateConfig, batch_size: int, seed: int = 0
-) -> Iterator[tuple[Batch, list[int]]]:
-    """THE batch layout of the benchmark: ``(batch dict, lengths of the sequences it holds)``.
+) -> Iterator[tuple[Batch, Batch, list[int]]]:
+    """The benchmark's batch layouts: ``(padded batch, packed batch, lengths of the sequences)``.
 
-    Today: ``batch_size`` examples per batch, ``collate`` pads them to the longest (B, L). A packed
-    layout (several sequences per row) changes this function only; the lengths returned are those
-    of the *sequences* (attention FLOPs are per sequence), and real tokens are counted from
-    ``attention_mask != 0``.
+    ``batch_size`` examples per batch; ``collate`` pads them to the longest (B, L) and
+    ``pack_batch`` packs the same examples, token for token, into R <= B rows of at most L (as
+    pretraining does by default). The lengths are those of the *sequences* (attention FLOPs are
+    per sequence); real tokens are counted from ``attention_mask != 0`` (equal in both layouts).
     """
     rng = np.random.default_rng([seed, 19])
     while True:
         exs = [next(examples) for _ in range(batch_size)]
         batch = collate(exs, tok, cfg, rng)
-        yield batch, batch["attention_mask"].sum(1).tolist()
+        yield batch, pack_batch(batch, 0, tok.pad_token_id), batch["attention_mask"].sum(1).tolist()
 
 
 def make_batches(
     s: Shape, tok: VideoBertTokenizer, n: int, device: torch.device, seed: int = 0
-) -> list[tuple[Batch, list[int]]]:
-    """``n`` table-drawn batches on ``device`` (built before any timing)."""
+) -> list[tuple[Batch, Batch, list[int]]]:
+    """``n`` table-drawn (padded, packed, lengths) batches on ``device`` (built before any timing)."""
     rows = lengths.read_table()
     cfg = demo_collate_config(s.max_length)
     gen = build_batches(table_examples(rows, tok, s.max_length, seed), tok, cfg, s.batch, seed)
     out = []
     for _ in range(n):
-        batch, seqs = next(gen)
-        out.append(({k: v.to(device) for k, v in batch.items()}, seqs))
+        padded, packed, seqs = next(gen)
+        on = lambda b: {k: v.to(device) for k, v in b.items()}  # noqa: E731
+        out.append((on(padded), on(packed), seqs))
     return out
 
 
@@ -198,9 +205,13 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def step_fn(model: torch.nn.Module, ours: bool, bf16: bool):  # noqa: ANN201
-    """A closure running one training step (forward, backward, AdamW) of ``model`` on a batch."""
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=True)
+def step_fn(model: torch.nn.Module, ours: bool, bf16: bool, params: Any = None):  # noqa: ANN201
+    """A closure running one training step (forward, backward, fused AdamW) of ``model`` on a batch.
+
+    ``params``: the parameters to optimise (default ``model.parameters()``; a compiled wrapper's
+    are its module's).
+    """
+    opt = torch.optim.AdamW(model.parameters() if params is None else params, lr=1e-5, fused=True)
 
     def step(batch: Batch) -> None:
         if ours:
@@ -218,45 +229,71 @@ def step_fn(model: torch.nn.Module, ours: bool, bf16: bool):  # noqa: ANN201
     return step
 
 
+#: the timed steps: (name, which model, which layout, label)
+STEPS = (
+    ("ours", "ours", "packed", "VideoBert, packed"),
+    ("ours_padded", "ours", "padded", "VideoBert, padded"),
+    ("plain", "plain", "padded", "BertForPreTraining"),
+)
+
+
 def compare(
     s: Shape, device: torch.device, steps: int, bf16: bool = False, peak: float | None = None,
-    tok: VideoBertTokenizer | None = None,
+    tok: VideoBertTokenizer | None = None, compile_ours: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
-    """Interleaved timing of both models over the same table-drawn batches (2 warm-up steps each).
+    """Interleaved timing of the three :data:`STEPS` over the same table-drawn examples (2 warm-up
+    steps each).
 
-    Returns per model ``step_s`` (median), ``tokens_per_s`` (real tokens over the timed steps'
-    total time), ``sequences_per_s``, ``model_tflops``, ``mfu``; ``speedup`` (ours / plain
-    real-token throughput), ``real_tokens`` / ``padded_tokens`` / ``masked_tokens`` per step
-    (means), ``peak_flops``.
+    Ours is set up as pretraining sets it up: ``compile_ours``, through ``torch.compile(dynamic=True)``
+    as on CUDA (a compiled wrapper per layout; their compile time falls in the warm-up steps), else
+    with the sparse input-embedding gradient of CPU eager (``sparse_embedding_grad``).
+
+    Returns per step ``step_s`` (median), ``tokens_per_s`` (real tokens over the timed steps'
+    total time), ``sequences_per_s``, ``model_tflops``, ``mfu``, ``computed_tokens`` (tokens per
+    step of its layout, padding included); ``speedup`` (ours packed / plain real-token
+    throughput), ``packing_speedup`` (ours packed / ours padded), ``real_tokens`` /
+    ``padded_tokens`` / ``packed_tokens`` / ``masked_tokens`` per step (means), ``peak_flops``.
     """
     tok = tok or VideoBertTokenizer.from_bert(None, s.visual_words)
     batches = make_batches(s, tok, steps + 2, device)
     ours, plain = build_models(s, tok.vocab_size, tok.text_vocab_size, device)
-    fns = {"ours": step_fn(ours, True, bf16), "plain": step_fn(plain, False, bf16)}
+    sparse_embedding_grad(ours, device.type == "cpu" and not compile_ours)  # as pretraining sets it
+    models = {"ours": ours, "plain": plain}
+    fns = {}
+    for name, which, _, _ in STEPS:
+        net = models[which]
+        if compile_ours and which == "ours":
+            net = torch.compile(net, dynamic=True)
+        fns[name] = step_fn(net, which == "ours", bf16, params=models[which].parameters())
     times: dict[str, list[float]] = {k: [] for k in fns}
     flops: dict[str, float] = {k: 0.0 for k in fns}
-    real = padded = masked = 0
-    for i, (batch, seqs) in enumerate(batches):
-        n_real = int((batch["attention_mask"] != 0).sum())
-        n_masked = int((batch["labels"] != -100).sum())
+    real = padded_n = packed_n = masked = 0
+    for i, (padded, packed, seqs) in enumerate(batches):
+        n_real = int((padded["attention_mask"] != 0).sum())
+        n_masked = int((padded["labels"] != -100).sum())
         heads = {"ours": n_masked, "plain": n_real}
-        for name, fn in fns.items():
+        for name, which, layout, _ in STEPS:
+            batch = packed if layout == "packed" else padded
             _sync(device)
             t = time.perf_counter()
-            fn(batch)
+            fns[name](batch)
             _sync(device)
             if i >= 2:  # warm-up
                 times[name].append(time.perf_counter() - t)
-                flops[name] += train_flops(s, tok.vocab_size, seqs, heads[name])
+                flops[name] += train_flops(s, tok.vocab_size, seqs, heads[which])
         if i >= 2:
-            real, padded, masked = real + n_real, padded + batch["input_ids"].numel(), masked + n_masked
+            real, masked = real + n_real, masked + n_masked
+            padded_n, packed_n = (
+                padded_n + padded["input_ids"].numel(),
+                packed_n + packed["input_ids"].numel(),
+            )
     if peak is None:
         peak = matmul_peak(device, torch.bfloat16 if bf16 else torch.float32)
     result: dict[str, Any] = {
-        "real_tokens": real / steps, "padded_tokens": padded / steps, "masked_tokens": masked / steps,
-        "peak_flops": peak, "vocab": tok.vocab_size,
+        "real_tokens": real / steps, "padded_tokens": padded_n / steps, "packed_tokens": packed_n / steps,
+        "masked_tokens": masked / steps, "peak_flops": peak, "vocab": tok.vocab_size,
     }  # fmt: skip
-    for name in fns:
+    for name, _, layout, _ in STEPS:
         total = sum(times[name])
         result[name] = {
             "step_s": float(np.median(times[name])),
@@ -264,23 +301,28 @@ def compare(
             "sequences_per_s": s.batch * steps / total,
             "model_tflops": flops[name] / total / 1e12,
             "mfu": flops[name] / total / peak,
+            "computed_tokens": result[f"{layout}_tokens"],
         }
     result["speedup"] = result["ours"]["tokens_per_s"] / result["plain"]["tokens_per_s"]
+    result["packing_speedup"] = result["ours"]["tokens_per_s"] / result["ours_padded"]["tokens_per_s"]
     return result
 
 
 def report(title: str, s: Shape, r: dict[str, Any]) -> None:
     """Print one comparison."""
-    pad = 1 - r["real_tokens"] / r["padded_tokens"]
     print(f"== {title}: {s.layers} layers, hidden {s.hidden}, vocab {r['vocab']}, batch {s.batch} from the "
-          f"built-in corpus's lengths ({r['real_tokens']:.0f} real tokens / step, {pad * 100:.0f}% padding, "
-          f"{r['masked_tokens']:.0f} labelled)")  # fmt: skip
+          f"built-in corpus's lengths ({r['real_tokens']:.0f} real tokens / step, {r['masked_tokens']:.0f} labelled)")  # fmt: skip
     print(f"   matmul peak measured: {r['peak_flops'] / 1e12:.3f} TFLOP/s")
-    for name, label in (("ours", "VideoBertForPreTraining"), ("plain", "BertForPreTraining")):
+    for name, _, _, label in STEPS:
         m = r[name]
-        print(f"   {label:24s} step {m['step_s'] * 1e3:8.1f} ms  {m['tokens_per_s']:9.0f} real tokens/s  "
-              f"{m['sequences_per_s']:8.1f} seq/s  {m['model_tflops'] * 1e3:9.2f} GFLOP/s  MFU {m['mfu'] * 100:5.1f}%")  # fmt: skip
-    print(f"   real tokens/s ours / plain: {r['speedup']:.2f}x")
+        pad = 1 - r["real_tokens"] / m["computed_tokens"]
+        print(f"   {label:20s} step {m['step_s'] * 1e3:8.1f} ms  {m['tokens_per_s']:9.0f} real tokens/s  "
+              f"{m['sequences_per_s']:8.1f} seq/s  {m['model_tflops'] * 1e3:9.2f} GFLOP/s  MFU {m['mfu'] * 100:5.1f}%  "
+              f"padding {pad * 100:4.1f}%")  # fmt: skip
+    print(
+        f"   real tokens/s ours (packed) / plain: {r['speedup']:.2f}x;  packed / padded (ours): "
+        f"{r['packing_speedup']:.2f}x"
+    )
 
 
 # ---------------------------------------------------------------------------------- data stream
@@ -296,7 +338,9 @@ class _WorkerShards(torch.utils.data.IterableDataset):
         corpus, tok, cfg, batch_size = self.args
         info = torch.utils.data.get_worker_info()
         rank, world = (0, 1) if info is None else (info.id, info.num_workers)
-        yield from PretrainStream(corpus, "train", tok, cfg, batch_size, seed=0, rank=rank, world_size=world)
+        yield from PretrainStream(
+            corpus, "train", tok, cfg, batch_size, seed=0, rank=rank, world_size=world, pack=True
+        )
 
 
 def stream_rates(
@@ -329,7 +373,9 @@ def stream_rates(
 
 def report_stream(rates: dict[int, float], consumed: float) -> None:
     """Print the stream's rates beside the step's consumption (sequences/s)."""
-    print(f"== data stream (PretrainStream -> collate, demo preset) vs our step's {consumed:.1f} seq/s")
+    print(
+        f"== data stream (PretrainStream -> collate -> pack, demo preset) vs our step's {consumed:.1f} seq/s"
+    )
     for nw, rate in rates.items():
         print(
             f"   {nw} DataLoader worker(s): {rate:9.1f} seq/s = {rate / consumed:6.2f}x what the step consumes"

@@ -28,6 +28,7 @@ from videobert.train.pretrain import (
     corpus_data,
     enable_activation_checkpointing,
     evaluate,
+    sparse_embedding_grad,
 )
 
 NO_DROPOUT = ["model.hidden_dropout_prob=0.0", "model.attention_probs_dropout_prob=0.0"]
@@ -203,3 +204,31 @@ def test_activation_checkpointing_keeps_the_gradients(work: Path) -> None:
         grads.append({n: q.grad.clone() for n, q in model.named_parameters() if q.grad is not None})
     for name, g in grads[0].items():
         torch.testing.assert_close(grads[1][name], g, atol=1e-7, rtol=1e-5, msg=name)
+
+
+def test_sparse_embedding_gradient_gives_the_same_dense_gradient_and_step(work: Path) -> None:
+    cfg = load_pretrain_config(None, [*TINY, *NO_DROPOUT])
+    data = corpus_data(work, cfg)
+    batch = next(iter(_streams(work)[1]))
+    results = []
+    for sparse in (False, True):
+        model = build_model(work, cfg, data).train()
+        assert sparse_embedding_grad(model, sparse) == sparse  # TINY ties the decoder to the embedding
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=True)
+        model(**batch).loss.backward()
+        grad = model.bert.embeddings.word_embeddings.weight.grad
+        assert grad is not None and grad.layout == torch.strided  # dense: clipping / fused AdamW / DDP as always
+        grads = {n: q.grad.clone() for n, q in model.named_parameters() if q.grad is not None}
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        results.append((grads, {n: q.detach().clone() for n, q in model.named_parameters()}))
+    (g0, w0), (g1, w1) = results
+    assert g0.keys() == g1.keys()
+    for name, g in g0.items():
+        torch.testing.assert_close(g1[name], g, atol=1e-7, rtol=1e-5, msg=name)
+    for name, w in w0.items():
+        torch.testing.assert_close(w1[name], w, atol=1e-7, rtol=1e-5, msg=name)
+    # untied, a sparse gradient would reach AdamW: it is left dense
+    model = build_model(work, cfg, data)
+    model.cls.predictions.decoder.weight = torch.nn.Parameter(model.cls.predictions.decoder.weight.detach().clone())
+    assert not sparse_embedding_grad(model, True) and not model.bert.embeddings.word_embeddings.sparse
