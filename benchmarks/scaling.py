@@ -124,17 +124,21 @@ def measure_stage(name: str, work: Path) -> dict[str, Any]:
     :func:`_tree_memory` (MiB)."""
     argv = [sys.executable, __file__, "--stage", name, "--work", str(work)]
     env = dict(os.environ, TQDM_DISABLE="1")
+    # the child's output goes to files: a pipe nobody reads while we sample memory fills up
+    # (64 KiB of log lines) and blocks the stage
+    (work / "stage-logs").mkdir(exist_ok=True)
+    log_path, out_path = work / "stage-logs" / f"{name}.log", work / "stage-logs" / f"{name}.out"
     t = time.perf_counter()
-    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    proc = psutil.Process(child.pid)
-    peak = 0
-    while child.poll() is None:
-        peak = max(peak, _tree_memory(proc))
-        time.sleep(0.05)
-    out, err = child.communicate()
+    with open(out_path, "w") as out_f, open(log_path, "w") as err_f:
+        child = subprocess.Popen(argv, stdout=out_f, stderr=err_f, text=True, env=env)
+        proc = psutil.Process(child.pid)
+        peak = 0
+        while child.poll() is None:
+            peak = max(peak, _tree_memory(proc))
+            time.sleep(0.05)
     if child.returncode != 0:
-        raise SystemExit(f"stage {name} in {work} failed:\n{err[-3000:]}")
-    result = json.loads(out.strip().splitlines()[-1])
+        raise SystemExit(f"stage {name} in {work} failed (log: {log_path}):\n{log_path.read_text()[-3000:]}")
+    result = json.loads(out_path.read_text().strip().splitlines()[-1])
     tree = peak / 2**20 if peak else result["peak_rss_mib"]  # a stage shorter than one sample: its RSS
     result.update(seconds=time.perf_counter() - t, peak_tree_mib=tree)
     return result
