@@ -147,9 +147,9 @@ def make_batches(
     cfg = demo_collate_config(s.max_length)
     gen = build_batches(table_examples(rows, tok, s.max_length, seed), tok, cfg, s.batch, seed)
     out = []
+    on = lambda b: {k: v.to(device) for k, v in b.items()}  # noqa: E731
     for _ in range(n):
         padded, packed, seqs = next(gen)
-        on = lambda b: {k: v.to(device) for k, v in b.items()}  # noqa: E731
         out.append((on(padded), on(packed), seqs))
     return out
 
@@ -258,7 +258,7 @@ def compare(
     batches = make_batches(s, tok, steps + 2, device)
     ours, plain = build_models(s, tok.vocab_size, tok.text_vocab_size, device)
     sparse_embedding_grad(ours, device.type == "cpu" and not compile_ours)  # as pretraining sets it
-    models = {"ours": ours, "plain": plain}
+    models = {"ours": ours, "plain": plain}  # ours' two steps share its weights (each its own AdamW)
     fns = {}
     for name, which, _, _ in STEPS:
         net = models[which]

@@ -241,8 +241,8 @@ def sparse_embedding_grad(model: VideoBertForPreTraining, on: bool) -> bool:
     vocabulary logit at the labelled positions), so ``.grad`` stays dense (clipping, fused AdamW
     and DDP see what they always do) while the embedding side skips a dense (V, H) zero fill and
     scatter per step: (V, H) is 51,259 x 384 floats, 79 MB, at the demo's size. Values are
-    unchanged (``tests/test_packing.py``). Left off under ``torch.compile`` and on CUDA (there the
-    dense scatter is cheap and a sparse add is not).
+    unchanged (``tests/test_packing.py``). Left off under ``torch.compile`` and on CUDA, where it
+    has not been measured.
     """
     emb = model.bert.embeddings.word_embeddings
     tied = model.cls.predictions.decoder.weight is emb.weight
